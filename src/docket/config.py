@@ -1,0 +1,50 @@
+"""Settings read from the environment, resolved once per use."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PROJECT = "uncategorized"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where docket keeps its store, cache and downloads, and whom it logs for."""
+
+    home: Path
+    cache_dir: Path
+    artifact_dir: Path
+    entity: str
+    project: str
+    base_url: str | None
+    api_key: str | None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = _env_path("DOCKET_HOME", Path("~/.docket").expanduser())
+        return cls(
+            home=home,
+            cache_dir=_env_path("DOCKET_CACHE_DIR", home / "cache"),
+            artifact_dir=_env_path("DOCKET_ARTIFACT_DIR", Path("artifacts")),
+            entity=os.environ.get("DOCKET_ENTITY") or _user_name(),
+            project=os.environ.get("DOCKET_PROJECT") or DEFAULT_PROJECT,
+            base_url=os.environ.get("DOCKET_BASE_URL") or None,
+            api_key=os.environ.get("DOCKET_API_KEY") or None,
+        )
+
+
+def _user_name() -> str:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        return "local"
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return cleaned or "local"

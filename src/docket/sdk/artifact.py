@@ -1,0 +1,514 @@
+"""``Artifact``: a versioned set of files, stored or referenced, with W&B's API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from docket.errors import ConflictError, IntegrityError, ValidationError
+from docket.manifest import Manifest, ManifestEntry
+from docket.manifest.paths import clean_entry_path, join_entry_path
+from docket.names import validate_name, validate_type
+from docket.progress import byte_progress
+from docket.sdk import session
+from docket.sdk.download import DownloadReport, Downloader, target_path
+from docket.sdk.references import reference_entries
+from docket.sdk.staging import StagingArea
+from docket.storage.hashing import FileStat, hash_with_cache
+from docket.storage.local import LocalBackend
+from docket.store import INPUT, OUTPUT, Store, VersionRecord
+
+if TYPE_CHECKING:
+    from docket.sdk.api import ApiRun
+
+PENDING, COMMITTED, DELETED = "PENDING", "COMMITTED", "DELETED"
+
+
+class Artifact:
+    """A dataset, model or any set of files, tracked as numbered versions.
+
+    Build one with ``add_file``/``add_dir``/``new_file`` (files are stored) and
+    ``add_reference`` (files stay where they are), then log it with
+    ``Run.log_artifact``. A logged artifact is read-only apart from its
+    description, metadata and aliases, which ``save()`` persists.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        type: str,  # noqa: A002 - W&B's argument name
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._name = validate_name(name)
+        self._type = validate_type(type)
+        self.description = description
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._manifest = Manifest()
+        self._staged: dict[str, Path] = {}
+        self._staging: StagingArea | None = None
+        self._record: VersionRecord | None = None
+        self._store: Store | None = None
+        self._aliases: list[str] = []
+        self._state = PENDING
+
+    @classmethod
+    def _from_record(cls, record: VersionRecord, store: Store) -> Artifact:
+        artifact = cls.__new__(cls)
+        artifact._name = record.name
+        artifact._type = record.type
+        artifact.description = record.description
+        artifact.metadata = dict(record.metadata)
+        artifact._manifest = None  # type: ignore[assignment]  # loaded on first use
+        artifact._staged = {}
+        artifact._staging = None
+        artifact._store = store
+        artifact._bind(record)
+        return artifact
+
+    def _bind(self, record: VersionRecord) -> None:
+        self._record = record
+        self._aliases = [a for a in record.aliases]
+        self._state = COMMITTED
+
+    # -- identity ----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """``name`` before logging, ``name:vN`` once logged (as W&B reports it)."""
+        if self._record is None:
+            return self._name
+        return f"{self._name}:{self._record.version}"
+
+    @property
+    def source_name(self) -> str:
+        return self.name
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+    @property
+    def version(self) -> str:
+        return self._logged("version").version
+
+    @property
+    def id(self) -> str | None:
+        return None if self._record is None else str(self._record.id)
+
+    @property
+    def entity(self) -> str:
+        return self._logged("entity").entity
+
+    @property
+    def project(self) -> str:
+        return self._logged("project").project
+
+    @property
+    def qualified_name(self) -> str:
+        return self._logged("qualified_name").qualified_name
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def aliases(self) -> list[str]:
+        return self._aliases
+
+    @aliases.setter
+    def aliases(self, aliases: list[str]) -> None:
+        self._aliases = list(aliases)
+
+    @property
+    def created_at(self) -> str | None:
+        return None if self._record is None else self._record.created_at.isoformat()
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            self._manifest = self._require_store().load_manifest(self._logged("manifest"))
+        return self._manifest
+
+    @property
+    def digest(self) -> str:
+        if self._record is not None:
+            return self._record.digest
+        return self.manifest.digest()
+
+    @property
+    def size(self) -> int:
+        return self.manifest.size
+
+    def __repr__(self) -> str:
+        return f"<Artifact {self.name} type={self._type} state={self._state}>"
+
+    # -- building ----------------------------------------------------------------
+
+    def add_reference(
+        self,
+        uri: str,
+        name: str | None = None,
+        checksum: bool = True,
+        max_objects: int | None = None,
+    ) -> list[ManifestEntry]:
+        """Track the object or every object under ``uri`` without copying it."""
+        self._ensure_draft()
+        settings = session.current_settings()
+        with byte_progress(f"hashing {uri}", _local_size_hint(uri)) as advance:
+            entries = reference_entries(
+                str(uri),
+                name=name,
+                checksum=checksum,
+                max_objects=max_objects,
+                hash_cache=session.hash_cache(settings),
+                on_progress=advance,
+            )
+        for entry in entries:
+            self._add_entry(entry)
+        return entries
+
+    def add_file(
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        is_tmp: bool | None = False,
+        skip_cache: bool | None = False,
+        policy: str | None = "mutable",
+        overwrite: bool = False,
+    ) -> ManifestEntry:
+        """Store a copy of one local file; later edits to it change nothing."""
+        self._ensure_draft()
+        path = Path(local_path)
+        if not path.is_file():
+            raise ValidationError(f"{path} is not a file; check the path or use add_dir")
+        entry_path = clean_entry_path(name or path.name)
+        return self._stage(path, entry_path, overwrite=overwrite)
+
+    def add_dir(
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        skip_cache: bool | None = False,
+        policy: str | None = "mutable",
+        merge: bool = False,
+    ) -> None:
+        """Store a copy of every file below a local folder."""
+        self._ensure_draft()
+        root = Path(local_path)
+        if not root.is_dir():
+            raise ValidationError(f"{root} is not a directory; check the path or use add_file")
+        files = LocalBackend().list_files(
+            str(root.resolve()), uri=root.as_uri(), max_objects=10**9
+        )
+        for relative, stat in files:
+            self._stage(Path(stat.path), join_entry_path(name, relative), overwrite=merge)
+
+    @contextmanager
+    def new_file(
+        self, name: str, mode: str = "x", encoding: str | None = None
+    ) -> Iterator[IO[Any]]:
+        """Write a new file straight into the artifact."""
+        self._ensure_draft()
+        entry_path = clean_entry_path(name)
+        if entry_path in self._current_manifest() and "x" in mode:
+            raise ValidationError(f"{entry_path} is already in the artifact; remove it first")
+        staging = self._staging_area()
+        path = staging.new_path()
+        file_mode = mode.replace("x", "w")
+        with open(path, file_mode, encoding=encoding) as handle:
+            yield handle
+        self._stage(path, entry_path, overwrite=True)
+        path.unlink(missing_ok=True)
+
+    def remove(self, item: str | os.PathLike[str] | ManifestEntry) -> None:
+        """Remove an entry, or every entry under a folder path."""
+        self._ensure_draft()
+        path = item.path if isinstance(item, ManifestEntry) else clean_entry_path(str(item))
+        manifest = self._current_manifest()
+        doomed = [p for p in manifest.entries if p == path or p.startswith(path + "/")]
+        if not doomed:
+            raise ValidationError(f"{path} is not in the artifact; nothing removed")
+        for p in doomed:
+            del manifest.entries[p]
+            staged = self._staged.pop(p, None)
+            if staged is not None and self._staging is not None:
+                self._staging.discard(staged)
+
+    def get_entry(self, name: str) -> ManifestEntry:
+        path = clean_entry_path(name)
+        entry = self.manifest.entries.get(path)
+        if entry is None:
+            raise KeyError(f"{path} is not an entry of {self.name}")
+        return entry
+
+    get_path = get_entry
+
+    def files(self) -> list[ManifestEntry]:
+        return list(self.manifest)
+
+    # -- reading -----------------------------------------------------------------
+
+    def download(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        allow_missing_references: bool = False,
+        skip_cache: bool | None = None,
+        path_prefix: str | None = None,
+        multipart: bool | None = None,
+    ) -> str:
+        """Bring back the logged bytes of every entry under ``root``."""
+        target = self._root(root)
+        entries = list(self.manifest)
+        if path_prefix:
+            entries = [e for e in entries if e.path.startswith(path_prefix)]
+        self.last_download = self._downloader_run(
+            entries, target, allow_missing_references, bool(skip_cache)
+        )
+        return str(target)
+
+    def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Make ``root`` hold exactly this version: download, then delete extras."""
+        target = self._root(root)
+        for extra in self._extra_files(target):
+            extra.unlink()
+        _remove_empty_dirs(target)
+        self._downloader_run(list(self.manifest), target, False, False)
+        return str(target)
+
+    def verify(self, root: str | os.PathLike[str] | None = None) -> None:
+        """Check a downloaded copy and every referenced object against the manifest.
+
+        Raises ``IntegrityError`` naming each file that is missing, extra or
+        different, and each local reference whose source no longer matches.
+        """
+        target = self._root(root)
+        problems = self._local_problems(target)
+        problems += self._reference_problems()
+        if problems:
+            shown = "; ".join(problems[:20])
+            more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+            raise IntegrityError(f"{self.name} does not verify: {shown}{more}")
+
+    def _local_problems(self, target: Path) -> list[str]:
+        entries = list(self.manifest)
+        stats: list[FileStat] = []
+        problems = [f"{p}: extra file" for p in map(str, self._extra_files(target))]
+        for entry in entries:
+            try:
+                stats.append(FileStat.of(str(target_path(target, entry.path))))
+            except FileNotFoundError:
+                problems.append(f"{entry.path}: missing under {target}")
+        present = {s.path: s for s in stats}
+        checkable = [
+            (e, present[str(target_path(target, e.path))])
+            for e in entries
+            if str(target_path(target, e.path)) in present and e.md5 is not None
+        ]
+        digests = hash_with_cache([s for _, s in checkable], session.hash_cache())
+        for (entry, _), digest in zip(checkable, digests):
+            if digest != entry.md5:
+                problems.append(f"{entry.path}: md5 {digest}, expected {entry.md5}")
+        return problems
+
+    def _reference_problems(self) -> list[str]:
+        local = [e for e in self.manifest if e.ref and e.ref.startswith("file:") and e.md5]
+        by_uri = {e.ref: e for e in local}
+        stats: list[FileStat] = []
+        problems: list[str] = []
+        for entry in local:
+            try:
+                stats.append(FileStat.of(entry.ref[len("file://"):]))  # type: ignore[index]
+            except FileNotFoundError:
+                problems.append(f"{entry.path}: reference {entry.ref} is gone")
+        digests = hash_with_cache(stats, session.hash_cache())
+        for stat, digest in zip(stats, digests):
+            entry = by_uri["file://" + stat.path]
+            if digest != entry.md5:
+                problems.append(f"{entry.path}: reference {entry.ref} changed")
+        return problems
+
+    def logged_by(self) -> ApiRun | None:
+        from docket.sdk.api import ApiRun
+
+        runs = self._require_store().metadata.version_runs(self._logged("logged_by").id, OUTPUT)
+        return ApiRun(runs[0], self._require_store()) if runs else None
+
+    def used_by(self) -> list[ApiRun]:
+        from docket.sdk.api import ApiRun
+
+        store = self._require_store()
+        return [ApiRun(r, store) for r in store.metadata.version_runs(self._logged("used_by").id, INPUT)]
+
+    def wait(self, timeout: int | None = None) -> Artifact:
+        """Logging is synchronous on the embedded store: there is nothing to wait for."""
+        self._logged("wait")
+        return self
+
+    def is_draft(self) -> bool:
+        return self._record is None
+
+    def save(self, project: str | None = None, settings: dict[str, Any] | None = None) -> None:
+        """Persist description, metadata and aliases; log a draft without a run."""
+        if self._record is None:
+            from docket.sdk.run import Run
+
+            with Run.start(project=project, job_type="auto") as run:
+                run.log_artifact(self)
+            return
+        store = self._require_store()
+        store.metadata.update_version(
+            self._record.id, description=self.description, metadata=dict(self.metadata)
+        )
+        store.metadata.set_aliases(self._record.id, [a for a in self._aliases if a != "latest"])
+        self._bind(store.metadata._version_by_id(self._record.id))
+
+    def delete(self, delete_aliases: bool = False) -> None:
+        record = self._logged("delete")
+        self._require_store().metadata.delete_version(record.id, delete_aliases=delete_aliases)
+        self._state = DELETED
+
+    # -- internals used by Run ---------------------------------------------------
+
+    def _commit(
+        self, store: Store, *, entity: str, project: str, aliases: list[str], run_uid: str | None,
+        as_input: bool = False,
+    ) -> bool:
+        """Write blobs and manifest, then record the version. Returns whether new."""
+        from docket.store import NewVersion
+
+        manifest = self._current_manifest()
+        for path, staged in self._staged.items():
+            store.blobs.put_file(manifest.entries[path].digest, staged)
+        new = NewVersion(
+            entity=entity,
+            project=project,
+            name=self._name,
+            type=self._type,
+            digest=manifest.digest(),
+            manifest_key=store.save_manifest(manifest),
+            size=manifest.size,
+            entry_count=len(manifest),
+            has_references=manifest.has_references,
+            aliases=tuple(dict.fromkeys([*self._aliases, *aliases])),
+            description=self.description,
+            metadata=dict(self.metadata),
+            run_uid=None if as_input else run_uid,
+        )
+        record, created = store.metadata.log_version(new)
+        if as_input and run_uid is not None:
+            store.metadata.use_version(entity, project, run_uid, record.id)
+        self._store = store
+        self._bind(record)
+        if self._staging is not None:
+            self._staging.cleanup()
+            self._staging = None
+        self._staged = {}
+        return created
+
+    def _add_entry(self, entry: ManifestEntry, overwrite: bool = False) -> ManifestEntry:
+        manifest = self._current_manifest()
+        existing = manifest.entries.get(entry.path)
+        if existing is not None and existing.digest != entry.digest and not overwrite:
+            raise ValidationError(
+                f"{entry.path} is already in the artifact with other content; "
+                f"remove it first or pass overwrite=True"
+            )
+        manifest.entries[entry.path] = entry
+        return entry
+
+    def _stage(self, source: Path, entry_path: str, *, overwrite: bool) -> ManifestEntry:
+        staged, md5, size = self._staging_area().stage(source)
+        entry = self._add_entry(
+            ManifestEntry(path=entry_path, digest=f"md5:{md5}", size=size), overwrite
+        )
+        previous = self._staged.get(entry_path)
+        if previous is not None and self._staging is not None:
+            self._staging.discard(previous)
+        self._staged[entry_path] = staged
+        return entry
+
+    def _staging_area(self) -> StagingArea:
+        if self._staging is None:
+            self._staging = StagingArea(session.current_settings().home)
+        return self._staging
+
+    def _current_manifest(self) -> Manifest:
+        return self.manifest
+
+    def _ensure_draft(self) -> None:
+        if self._record is not None:
+            raise ValidationError(
+                f"{self.name} is logged and cannot change; create a new "
+                f"docket.Artifact({self._name!r}, type={self._type!r}) to log another version"
+            )
+
+    def _logged(self, what: str) -> VersionRecord:
+        if self._record is None:
+            raise ValidationError(
+                f"artifact {self._name!r} is not logged yet, so it has no {what}; "
+                f"log it with run.log_artifact() first"
+            )
+        return self._record
+
+    def _require_store(self) -> Store:
+        if self._store is None:
+            self._store = session.current_store()
+        return self._store
+
+    def _root(self, root: str | os.PathLike[str] | None) -> Path:
+        if root is not None:
+            return Path(root)
+        record = self._logged("download folder")
+        return session.current_settings().artifact_dir / f"{record.name}:{record.version}"
+
+    def _downloader_run(
+        self, entries: list[ManifestEntry], root: Path, allow_missing: bool, skip_cache: bool
+    ) -> DownloadReport:
+        settings = session.current_settings()
+        total = sum(e.size or 0 for e in entries)
+        with byte_progress(f"downloading {self.name}", total) as advance:
+            downloader = Downloader(
+                blobs=self._require_store().blobs,
+                cache_dir=settings.cache_dir,
+                hash_cache=session.hash_cache(settings),
+                allow_missing_references=allow_missing,
+                skip_cache=skip_cache,
+                on_progress=advance,
+            )
+            return downloader.download(entries, root)
+
+    def _extra_files(self, root: Path) -> list[Path]:
+        if not root.is_dir():
+            return []
+        wanted = {str(target_path(root, p)) for p in self.manifest.entries}
+        found = []
+        for folder, _dirs, names in os.walk(root):
+            for file_name in names:
+                path = os.path.join(folder, file_name)
+                if path not in wanted:
+                    found.append(Path(path))
+        return found
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    for folder, dirs, names in os.walk(root, topdown=False):
+        if not dirs and not names and Path(folder) != root:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
+
+
+def _local_size_hint(uri: str) -> int | None:
+    # The progress bar of a local reference needs a total before hashing starts;
+    # a single stat covers the common single-file case, folders show no total.
+    if not str(uri).startswith("file://"):
+        return None
+    try:
+        return os.stat(str(uri)[len("file://"):]).st_size if os.path.isfile(str(uri)[7:]) else None
+    except OSError:
+        return None

@@ -1,0 +1,269 @@
+"""Bringing back the bytes of a version: stored files and references alike.
+
+Every file is written under a temporary name and renamed once its size (and MD5,
+where the entry knows one) matched, so an interrupted download never leaves a
+file that looks complete. Files already in place with the right digest are left
+untouched; fetched references go through a content-addressed cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from docket.errors import (
+    DocketError,
+    ReferenceChangedError,
+    ReferenceMissingError,
+    StorageError,
+    ValidationError,
+)
+from docket.manifest import ManifestEntry
+from docket.manifest.paths import clean_entry_path
+from docket.progress import ProgressCallback
+from docket.storage import ObjectRef, backend_for
+from docket.storage.hashing import FileStat, HashCache, hash_with_cache
+from docket.store import BlobStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = 16
+
+
+@dataclass
+class DownloadReport:
+    """What a download did, file by file."""
+
+    fetched: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def target_path(root: Path, entry_path: str) -> Path:
+    """Where an entry lands under ``root``; refuses paths that would escape it."""
+    return root / clean_entry_path(entry_path)
+
+
+class HashingWriter:
+    """A binary sink that hashes and counts what passes through it."""
+
+    def __init__(self, raw: BinaryIO, on_progress: ProgressCallback | None) -> None:
+        self.raw = raw
+        self.md5 = hashlib.md5()
+        self.size = 0
+        self.on_progress = on_progress
+
+    def write(self, data: bytes) -> int:
+        self.md5.update(data)
+        self.size += len(data)
+        if self.on_progress is not None:
+            self.on_progress(len(data))
+        return self.raw.write(data)
+
+
+class Downloader:
+    """Materialises manifest entries under a root folder."""
+
+    def __init__(
+        self,
+        *,
+        blobs: BlobStore,
+        cache_dir: Path,
+        hash_cache: HashCache,
+        allow_missing_references: bool = False,
+        skip_cache: bool = False,
+        on_progress: ProgressCallback | None = None,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.blobs = blobs
+        self.cache_dir = cache_dir / "objects"
+        self.hash_cache = hash_cache
+        self.allow_missing = allow_missing_references
+        self.skip_cache = skip_cache
+        self.on_progress = on_progress
+        self.workers = workers
+
+    def download(self, entries: Sequence[ManifestEntry], root: Path) -> DownloadReport:
+        report = DownloadReport()
+        targets = [(entry, target_path(root, entry.path)) for entry in entries]
+        present = self._present(targets)
+        report.present = [e.path for e, _ in targets if e.path in present]
+        todo = [(e, t) for e, t in targets if e.path not in present]
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="download") as pool:
+            futures = [(entry, pool.submit(self._materialize, entry, t)) for entry, t in todo]
+            for entry, future in futures:
+                try:
+                    future.result()
+                    report.fetched.append(entry.path)
+                except ReferenceMissingError as exc:
+                    if not self.allow_missing:
+                        pool.shutdown(cancel_futures=True)
+                        exc.path = entry.path
+                        raise
+                    report.missing.append(entry.path)
+                except DocketError as exc:
+                    pool.shutdown(cancel_futures=True)
+                    if getattr(exc, "path", "") is None:
+                        exc.path = entry.path  # type: ignore[attr-defined]
+                    raise
+        if report.missing:
+            log.warning(
+                "skipped %d missing references: %s",
+                len(report.missing),
+                ", ".join(report.missing[:10]) + (" ..." if len(report.missing) > 10 else ""),
+            )
+        return report
+
+    def _present(self, targets: list[tuple[ManifestEntry, Path]]) -> set[str]:
+        """Entries whose file is already in place with the recorded digest."""
+        candidates: list[tuple[ManifestEntry, FileStat]] = []
+        for entry, target in targets:
+            if entry.md5 is None:
+                continue
+            try:
+                stat = FileStat.of(str(target))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if stat.size == entry.size:
+                candidates.append((entry, stat))
+        digests = hash_with_cache([s for _, s in candidates], self.hash_cache)
+        return {e.path for (e, _), d in zip(candidates, digests) if d == e.md5}
+
+    def _materialize(self, entry: ManifestEntry, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if entry.ref is None:
+            self._copy_blob(entry, target)
+        elif not entry.is_checked:
+            self._fetch_unchecked(entry, target)
+        elif self.skip_cache:
+            self._fetch_verified(entry, target)
+        else:
+            _link_or_copy(self._cached(entry), target)
+        if entry.md5 is not None:
+            self.hash_cache.store([(FileStat.of(str(target)), entry.md5)], written=True)
+
+    def _copy_blob(self, entry: ManifestEntry, target: Path) -> None:
+        source = self.blobs.path(entry.digest)
+        temporary = _temporary(target)
+        try:
+            shutil.copyfile(source, temporary)
+        except FileNotFoundError:
+            raise StorageError(
+                f"stored file {entry.path} ({entry.digest}) is missing from "
+                f"{self.blobs.root}; the store is damaged"
+            ) from None
+        if self.on_progress is not None and entry.size:
+            self.on_progress(entry.size)
+        os.replace(temporary, target)
+
+    def _cached(self, entry: ManifestEntry) -> Path:
+        """The cache file holding the entry's bytes, fetched first if needed."""
+        cached = self.cache_dir / _cache_key(entry)
+        try:
+            stat = FileStat.of(str(cached))
+        except FileNotFoundError:
+            pass
+        else:
+            if stat.size == entry.size and hash_with_cache([stat], self.hash_cache) == [
+                entry.md5
+            ]:
+                return cached
+            log.warning("cache file %s was altered; fetching %s again", cached, entry.ref)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        self._fetch_verified(entry, cached)
+        return cached
+
+    def _fetch_verified(self, entry: ManifestEntry, target: Path) -> None:
+        assert entry.ref is not None
+        ref = ObjectRef(
+            uri=entry.ref,
+            version_id=entry.version_id,
+            etag=entry.etag,
+            size=entry.size,
+            endpoint=entry.endpoint,
+        )
+        temporary = _temporary(target)
+        try:
+            with open(temporary, "wb") as raw:
+                sink = HashingWriter(raw, self.on_progress)
+                _backend(entry.ref).fetch(ref, sink)  # type: ignore[arg-type]
+            _check(entry, sink)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        if entry.md5 is not None:
+            self.hash_cache.store([(FileStat.of(str(target)), entry.md5)], written=True)
+
+    def _fetch_unchecked(self, entry: ManifestEntry, target: Path) -> None:
+        # Logged with checksum=False: fetch whatever is there now, since nothing
+        # recorded can vouch for it.
+        assert entry.ref is not None
+        log.warning("%s was logged without checksums; its bytes cannot be verified", entry.ref)
+        backend = _backend(entry.ref)
+        objects = list(backend.resolve(entry.ref, max_objects=1_000_000))
+        for info in objects:
+            dest = target_path(target, info.name) if info.name else target
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            temporary = _temporary(dest)
+            with open(temporary, "wb") as raw:
+                backend.fetch(ObjectRef(uri=info.uri), HashingWriter(raw, self.on_progress))  # type: ignore[arg-type]
+            os.replace(temporary, dest)
+
+
+def _backend(uri: str) -> object:
+    backend = backend_for(uri)
+    if backend is None:
+        raise ValidationError(
+            f"{uri} uses a scheme docket only tracks by name; it cannot be downloaded"
+        )
+    return backend
+
+
+def _check(entry: ManifestEntry, sink: HashingWriter) -> None:
+    assert entry.ref is not None
+    if entry.size is not None and sink.size != entry.size:
+        raise ReferenceChangedError(
+            entry.ref,
+            f"{entry.size} bytes",
+            f"{sink.size} bytes",
+            path=entry.path,
+            pinned=entry.version_id is not None,
+        )
+    found = sink.md5.hexdigest()
+    if entry.md5 is not None and found != entry.md5:
+        raise ReferenceChangedError(
+            entry.ref,
+            f"md5 {entry.md5}",
+            f"md5 {found}",
+            path=entry.path,
+            pinned=entry.version_id is not None,
+        )
+
+
+def _cache_key(entry: ManifestEntry) -> str:
+    if entry.md5 is not None:
+        key = f"md5-{entry.md5}"
+    else:
+        identity = "\0".join((entry.ref or "", entry.version_id or "", entry.etag or ""))
+        key = "ref-" + hashlib.sha256(identity.encode()).hexdigest()
+    return f"{key[4:6]}/{key}"
+
+
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.docket-{os.getpid()}-{os.urandom(3).hex()}")
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    temporary = _temporary(target)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, target)

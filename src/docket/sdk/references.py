@@ -1,0 +1,72 @@
+"""Turning a reference URI into manifest entries."""
+
+from __future__ import annotations
+
+import posixpath
+from urllib.parse import urlsplit
+
+from docket.errors import ValidationError
+from docket.manifest import ManifestEntry
+from docket.manifest.paths import clean_entry_path, join_entry_path
+from docket.progress import ProgressCallback
+from docket.storage import DEFAULT_MAX_OBJECTS, ObjectInfo, backend_for, scheme_of
+from docket.storage.hashing import HashCache
+from docket.storage.local import LocalBackend
+
+
+def reference_entries(
+    uri: str,
+    *,
+    name: str | None = None,
+    checksum: bool = True,
+    max_objects: int | None = None,
+    hash_cache: HashCache | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> list[ManifestEntry]:
+    """The entries that track ``uri``: one per object at or under it."""
+    scheme = scheme_of(uri)
+    limit = DEFAULT_MAX_OBJECTS if max_objects is None else max_objects
+    if not isinstance(limit, int) or limit < 1:
+        raise ValidationError(f"max_objects must be a positive integer, not {max_objects!r}")
+    if name is not None:
+        name = clean_entry_path(name)
+    backend = backend_for(uri)
+    if isinstance(backend, LocalBackend):
+        backend = LocalBackend(hash_cache=hash_cache, on_progress=on_progress)
+    if backend is None or not checksum:
+        # Nothing is read from storage: the URI itself is what gets recorded.
+        path = name or _basename(uri) or scheme
+        return [ManifestEntry(path=path, digest=f"uri:{uri}", ref=uri)]
+    return [_entry(info, name, uri) for info in backend.resolve(uri, max_objects=limit)]
+
+
+def _entry(info: ObjectInfo, name: str | None, uri: str) -> ManifestEntry:
+    if info.name:
+        path = join_entry_path(name, info.name)
+    else:
+        path = name or clean_entry_path(_basename(uri))
+    md5 = info.checksums.get("md5")
+    if uri.startswith("file:") and md5:
+        digest = f"md5:{md5}"
+    elif info.etag:
+        digest = f"etag:{info.etag}"
+    else:
+        digest = f"uri:{info.uri}"
+    return ManifestEntry(
+        path=path,
+        digest=digest,
+        size=info.size,
+        ref=info.uri,
+        version_id=info.version_id,
+        etag=info.etag,
+        etag_weak=info.etag_weak,
+        checksums={
+            k: v for k, v in info.checksums.items() if f"{k}:{v}" != digest
+        },
+        last_modified=info.last_modified,
+        endpoint=info.endpoint,
+    )
+
+
+def _basename(uri: str) -> str:
+    return posixpath.basename(urlsplit(uri).path.rstrip("/"))

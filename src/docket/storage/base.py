@@ -1,0 +1,60 @@
+"""What every storage backend returns and offers, whatever its scheme."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+DEFAULT_MAX_OBJECTS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """Metadata of one stored object, normalised across providers.
+
+    ``name`` is the object's path relative to the listed URI ("" for a single object
+    addressed exactly). ``checksums`` holds what the provider returned without
+    reading bytes (``md5``, ``crc32c``, ``sha256``... as lowercase hex or the
+    provider's encoding); for local files it holds the MD5 docket computed.
+    """
+
+    uri: str
+    name: str
+    size: int | None
+    etag: str | None = None
+    etag_weak: bool = False
+    version_id: str | None = None
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    last_modified: str | None = None
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """What a download asks a backend for: an object, pinned as well as was logged."""
+
+    uri: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+    endpoint: str | None = None
+
+
+class Backend(Protocol):
+    """One storage scheme. Backends never print, cache, or build manifest entries."""
+
+    def resolve(self, uri: str, *, max_objects: int) -> Iterator[ObjectInfo]:
+        """The object at ``uri``, or every object under it when it is a prefix.
+
+        Raises ``TooManyObjectsError`` past ``max_objects`` rather than truncating.
+        """
+        ...
+
+    def fetch(self, ref: ObjectRef, sink: BinaryIO) -> ObjectInfo:
+        """Write the bytes of ``ref`` into ``sink`` and return what was read.
+
+        Raises ``ReferenceMissingError`` when the object is gone and
+        ``ReferenceChangedError`` when it no longer matches ``ref``.
+        """
+        ...

@@ -1,0 +1,139 @@
+"""``file://`` references: files on a local disk or a mounted share (NFS and alike)."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mode
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from docket.errors import (
+    ReferenceChangedError,
+    ReferenceMissingError,
+    StorageError,
+    TooManyObjectsError,
+    ValidationError,
+)
+from docket.storage.base import ObjectInfo, ObjectRef
+from docket.storage.hashing import CHUNK, FileStat, HashCache, hash_with_cache
+
+ProgressCallback = Callable[[int], None]
+
+
+def path_of(uri: str) -> str:
+    """The absolute local path a ``file://`` URI names."""
+    parts = urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        raise ValidationError(
+            f"{uri!r} names host {parts.netloc!r}; file:// references need three "
+            f"slashes and an absolute path, e.g. 'file:///mount/datasets/mnist'"
+        )
+    path = unquote(parts.path)
+    if not path.startswith("/"):
+        raise ValidationError(f"{uri!r} is not an absolute path; use file:///absolute/path")
+    return os.path.normpath(path)
+
+
+def uri_of(path: str) -> str:
+    return "file://" + path
+
+
+class LocalBackend:
+    """Lists, hashes and copies local files."""
+
+    def __init__(
+        self,
+        hash_cache: HashCache | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.hash_cache = hash_cache
+        self.on_progress = on_progress
+
+    def resolve(self, uri: str, *, max_objects: int) -> Iterator[ObjectInfo]:
+        root = path_of(uri)
+        stats = self.list_files(root, uri=uri, max_objects=max_objects)
+        digests = hash_with_cache(
+            [s for _, s in stats], self.hash_cache, on_progress=self.on_progress
+        )
+        for (name, st), digest in zip(stats, digests):
+            yield ObjectInfo(
+                uri=uri_of(st.path) if name else uri_of(root),
+                name=name,
+                size=st.size,
+                checksums={"md5": digest},
+                last_modified=str(st.mtime_ns),
+            )
+
+    def list_files(
+        self, root: str, *, uri: str, max_objects: int
+    ) -> list[tuple[str, FileStat]]:
+        """``(relative name, stat)`` of the file at ``root`` or of every file below it."""
+        try:
+            st = os.stat(root)
+        except FileNotFoundError:
+            raise ReferenceMissingError(uri) from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {root}: {exc.strerror}") from exc
+        if stat_mode.S_ISREG(st.st_mode):
+            return [("", FileStat(root, st.st_size, st.st_mtime_ns, st.st_ino))]
+        if not stat_mode.S_ISDIR(st.st_mode):
+            raise ValidationError(f"{uri} is neither a file nor a directory")
+        found: list[tuple[str, FileStat]] = []
+        self._walk(root, "", {(st.st_dev, st.st_ino)}, found, uri, max_objects)
+        found.sort(key=lambda item: item[0])
+        return found
+
+    def _walk(
+        self,
+        folder: str,
+        prefix: str,
+        ancestors: set[tuple[int, int]],
+        found: list[tuple[str, FileStat]],
+        uri: str,
+        max_objects: int,
+    ) -> None:
+        # Symlinks are followed; a directory that is its own ancestor is skipped,
+        # so a link loop ends instead of recursing forever.
+        with os.scandir(folder) as it:
+            entries = list(it)
+        for entry in entries:
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue  # a dangling symlink or a file deleted while listing
+            name = prefix + entry.name
+            if stat_mode.S_ISDIR(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if key not in ancestors:
+                    sub = ancestors | {key}
+                    self._walk(entry.path, name + "/", sub, found, uri, max_objects)
+            elif stat_mode.S_ISREG(st.st_mode):
+                found.append((name, FileStat(entry.path, st.st_size, st.st_mtime_ns, st.st_ino)))
+                if len(found) > max_objects:
+                    raise TooManyObjectsError(uri, len(found), max_objects)
+
+    def fetch(self, ref: ObjectRef, sink: BinaryIO) -> ObjectInfo:
+        path = path_of(ref.uri)
+        try:
+            with open(path, "rb") as source:
+                size = _copy(source, sink)
+        except (FileNotFoundError, IsADirectoryError):
+            raise ReferenceMissingError(ref.uri) from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+        if ref.size is not None and size != ref.size:
+            raise ReferenceChangedError(ref.uri, f"{ref.size} bytes", f"{size} bytes")
+        return ObjectInfo(uri=ref.uri, name="", size=size)
+
+    def local_path(self, uri: str) -> Path:
+        return Path(path_of(uri))
+
+
+def _copy(source: BinaryIO, sink: BinaryIO) -> int:
+    total = 0
+    while chunk := source.read(CHUNK):
+        sink.write(chunk)
+        total += len(chunk)
+    return total

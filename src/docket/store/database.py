@@ -1,0 +1,87 @@
+"""Engines for the metadata store, migrated to the current schema on open."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD_REVISION = "0001"
+
+
+def open_engine(url: str, *, lock_dir: Path | None = None) -> Engine:
+    """An engine on ``url`` whose schema is at the current revision."""
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        _serialize_sqlite_writers(engine)
+    if _revision(engine) != HEAD_REVISION:
+        with _migration_lock(lock_dir):
+            migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    log.debug("migrated %s to revision %s", engine.url, HEAD_REVISION)
+
+
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+        return row[0] if row else None
+
+
+@contextmanager
+def _migration_lock(lock_dir: Path | None) -> Iterator[None]:
+    # Two processes opening a new embedded store at once must not both create the
+    # tables; PostgreSQL deployments migrate from one server start at a time.
+    if lock_dir is None:
+        yield
+        return
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "migrate.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _serialize_sqlite_writers(engine: Engine) -> None:
+    """Make every SQLite transaction take the write lock up front.
+
+    pysqlite's default deferred transactions let two processes read the same
+    "next version number" and then collide; BEGIN IMMEDIATE queues them instead.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
