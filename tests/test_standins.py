@@ -165,7 +165,8 @@ def test_azure_upload_returns_etag_and_md5_and_honours_if_match(
     uploaded = blob.upload_blob(b"old bytes")
     props = blob.get_blob_properties()
     assert props.etag == uploaded["etag"]
-    assert props.content_settings.content_md5 == hashlib.md5(b"old bytes").digest()
+    md5 = props.content_settings.content_md5
+    assert md5 is not None and bytes(md5) == hashlib.md5(b"old bytes").digest()
 
     blob.upload_blob(
         b"new bytes",

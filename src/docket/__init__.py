@@ -37,7 +37,7 @@ def init(
     job_type: str | None = None,
     name: str | None = None,
     config: dict[str, Any] | None = None,
-    dir: str | None = None,  # noqa: A002 - W&B's argument name
+    dir: str | None = None,
     mode: str | None = None,
     settings: Any = None,
     **_ignored: Any,
@@ -50,7 +50,9 @@ def init(
     previous = active_run()
     if previous is not None:
         previous.finish()
-    new_run = Run.start(project=project, entity=entity, job_type=job_type, name=name, config=config)
+    new_run = Run.start(
+        project=project, entity=entity, job_type=job_type, name=name, config=config
+    )
     set_active_run(new_run)
     return new_run
 

@@ -75,7 +75,7 @@ class ReferenceChangedError(IntegrityError):
         hint = (
             "the pinned version is gone too"
             if pinned
-            else "no version of it was pinned; enable bucket versioning to keep old bytes"
+            else "no version of it was pinned; enable versioning to keep old bytes"
         )
         super().__init__(
             f"{uri} changed since it was logged: expected {expected}, found {found}; "

@@ -26,7 +26,11 @@ class ArtifactPath:
 
 
 def validate_name(name: str, *, what: str = "artifact name") -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+    if (
+        not isinstance(name, str)
+        or not _NAME.match(name)
+        or len(name) > MAX_NAME_LENGTH
+    ):
         raise ValidationError(
             f"invalid {what} {name!r}: use at most {MAX_NAME_LENGTH} letters, digits, "
             f"'-', '_' or '.'"
@@ -35,12 +39,19 @@ def validate_name(name: str, *, what: str = "artifact name") -> str:
 
 
 def validate_alias(alias: str) -> str:
-    if not isinstance(alias, str) or not alias or not _ALIAS.match(alias) or ":" in alias:
+    if (
+        not isinstance(alias, str)
+        or not alias
+        or not _ALIAS.match(alias)
+        or ":" in alias
+    ):
         raise ValidationError(
             f"invalid alias {alias!r}: use letters, digits, '-', '_', '.' or '/'"
         )
     if len(alias) > MAX_NAME_LENGTH:
-        raise ValidationError(f"alias {alias!r} is longer than {MAX_NAME_LENGTH} characters")
+        raise ValidationError(
+            f"alias {alias!r} is longer than {MAX_NAME_LENGTH} characters"
+        )
     return alias
 
 

@@ -27,7 +27,9 @@ def enabled() -> bool:
 
 
 @contextmanager
-def byte_progress(description: str, total: int | None) -> Iterator[ProgressCallback | None]:
+def byte_progress(
+    description: str, total: int | None
+) -> Iterator[ProgressCallback | None]:
     """Yield a thread-safe callback that advances a byte bar, or ``None`` when off."""
     if not enabled() or not total:
         yield None

@@ -10,7 +10,9 @@ from docket.errors import ValidationError
 def clean_entry_path(path: str) -> str:
     """Return ``path`` normalised, or refuse it when it could escape the root."""
     if not path or path.strip() == "":
-        raise ValidationError("an entry path cannot be empty; pass name= with a file name")
+        raise ValidationError(
+            "an entry path cannot be empty; pass name= with a file name"
+        )
     posix = path.replace("\\", "/")
     if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
         raise ValidationError(

@@ -24,7 +24,9 @@ class ApiRun:
     project = property(lambda self: self._record.project)
     job_type = property(lambda self: self._record.job_type)
     state = property(lambda self: self._record.state)
-    path = property(lambda self: [self._record.entity, self._record.project, self._record.uid])
+    path = property(
+        lambda self: [self._record.entity, self._record.project, self._record.uid]
+    )
 
     @property
     def config(self) -> dict[str, Any]:
@@ -38,7 +40,9 @@ class ApiRun:
 
     def _artifacts(self, direction: str) -> list[Artifact]:
         r = self._record
-        records = self._store.metadata.run_versions(r.entity, r.project, r.uid, direction)
+        records = self._store.metadata.run_versions(
+            r.entity, r.project, r.uid, direction
+        )
         return [Artifact._from_record(v, self._store) for v in records]
 
     def __repr__(self) -> str:
@@ -69,7 +73,7 @@ class Api:
         self.default_project = overrides.get("project") or self._settings.project
         self._store = session.current_store(self._settings)
 
-    def artifact(self, name: str, type: str | None = None) -> Artifact:  # noqa: A002
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
         path = parse_artifact_path(name)
         record = self._store.metadata.get_version(
             path.entity or self.default_entity,
@@ -78,17 +82,21 @@ class Api:
             path.alias,
         )
         if type is not None and record.type != type:
-            raise ValidationError(f"{record.qualified_name} has type {record.type!r}, not {type!r}")
+            raise ValidationError(
+                f"{record.qualified_name} has type {record.type!r}, not {type!r}"
+            )
         return Artifact._from_record(record, self._store)
 
-    def artifact_exists(self, name: str, type: str | None = None) -> bool:  # noqa: A002
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
         try:
             self.artifact(name, type)
         except NotFoundError:
             return False
         return True
 
-    def artifacts(self, type_name: str, name: str, per_page: int = 50) -> list[Artifact]:
+    def artifacts(
+        self, type_name: str, name: str, per_page: int = 50
+    ) -> list[Artifact]:
         """Every version of an artifact collection, oldest first."""
         path = parse_artifact_path(name)
         records = self._store.metadata.list_versions(
@@ -96,12 +104,18 @@ class Api:
             path.project or self.default_project,
             path.name,
         )
-        return [Artifact._from_record(r, self._store) for r in records if r.type == type_name]
+        return [
+            Artifact._from_record(r, self._store)
+            for r in records
+            if r.type == type_name
+        ]
 
     def artifact_types(self, project: str | None = None) -> list[ArtifactType]:
         entity, project_name = self._project(project)
         by_type: dict[str, list[str]] = {}
-        for name, type_name in self._store.metadata.list_collections(entity, project_name):
+        for name, type_name in self._store.metadata.list_collections(
+            entity, project_name
+        ):
             by_type.setdefault(type_name, []).append(name)
         return [ArtifactType(t, names) for t, names in sorted(by_type.items())]
 
@@ -110,7 +124,9 @@ class Api:
         if parts[-2:-1] == ["runs"]:
             del parts[-2]
         if not 1 <= len(parts) <= 3:
-            raise ValidationError(f"invalid run path {path!r}: use entity/project/run_id")
+            raise ValidationError(
+                f"invalid run path {path!r}: use entity/project/run_id"
+            )
         uid = parts[-1]
         project = parts[-2] if len(parts) >= 2 else self.default_project
         entity = parts[-3] if len(parts) == 3 else self.default_entity

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from docket.errors import ConflictError, IntegrityError, ValidationError
+from docket.errors import IntegrityError, ValidationError
 from docket.manifest import Manifest, ManifestEntry
 from docket.manifest.paths import clean_entry_path, join_entry_path
 from docket.names import validate_name, validate_type
 from docket.progress import byte_progress
 from docket.sdk import session
-from docket.sdk.download import DownloadReport, Downloader, target_path
+from docket.sdk.download import Downloader, DownloadReport, target_path
 from docket.sdk.references import reference_entries
 from docket.sdk.staging import StagingArea
 from docket.storage.hashing import FileStat, hash_with_cache
@@ -39,7 +39,7 @@ class Artifact:
     def __init__(
         self,
         name: str,
-        type: str,  # noqa: A002 - W&B's argument name
+        type: str,
         description: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
@@ -47,7 +47,7 @@ class Artifact:
         self._type = validate_type(type)
         self.description = description
         self.metadata: dict[str, Any] = dict(metadata or {})
-        self._manifest = Manifest()
+        self._manifest: Manifest | None = Manifest()
         self._staged: dict[str, Path] = {}
         self._staging: StagingArea | None = None
         self._record: VersionRecord | None = None
@@ -62,7 +62,7 @@ class Artifact:
         artifact._type = record.type
         artifact.description = record.description
         artifact.metadata = dict(record.metadata)
-        artifact._manifest = None  # type: ignore[assignment]  # loaded on first use
+        artifact._manifest = None  # loaded on first use
         artifact._staged = {}
         artifact._staging = None
         artifact._store = store
@@ -71,7 +71,7 @@ class Artifact:
 
     def _bind(self, record: VersionRecord) -> None:
         self._record = record
-        self._aliases = [a for a in record.aliases]
+        self._aliases = list(record.aliases)
         self._state = COMMITTED
 
     # -- identity ----------------------------------------------------------------
@@ -130,7 +130,9 @@ class Artifact:
     @property
     def manifest(self) -> Manifest:
         if self._manifest is None:
-            self._manifest = self._require_store().load_manifest(self._logged("manifest"))
+            self._manifest = self._require_store().load_manifest(
+                self._logged("manifest")
+            )
         return self._manifest
 
     @property
@@ -184,7 +186,9 @@ class Artifact:
         self._ensure_draft()
         path = Path(local_path)
         if not path.is_file():
-            raise ValidationError(f"{path} is not a file; check the path or use add_dir")
+            raise ValidationError(
+                f"{path} is not a file; check the path or use add_dir"
+            )
         entry_path = clean_entry_path(name or path.name)
         return self._stage(path, entry_path, overwrite=overwrite)
 
@@ -200,12 +204,16 @@ class Artifact:
         self._ensure_draft()
         root = Path(local_path)
         if not root.is_dir():
-            raise ValidationError(f"{root} is not a directory; check the path or use add_file")
+            raise ValidationError(
+                f"{root} is not a directory; check the path or use add_file"
+            )
         files = LocalBackend().list_files(
             str(root.resolve()), uri=root.as_uri(), max_objects=10**9
         )
         for relative, stat in files:
-            self._stage(Path(stat.path), join_entry_path(name, relative), overwrite=merge)
+            self._stage(
+                Path(stat.path), join_entry_path(name, relative), overwrite=merge
+            )
 
     @contextmanager
     def new_file(
@@ -215,7 +223,9 @@ class Artifact:
         self._ensure_draft()
         entry_path = clean_entry_path(name)
         if entry_path in self._current_manifest() and "x" in mode:
-            raise ValidationError(f"{entry_path} is already in the artifact; remove it first")
+            raise ValidationError(
+                f"{entry_path} is already in the artifact; remove it first"
+            )
         staging = self._staging_area()
         path = staging.new_path()
         file_mode = mode.replace("x", "w")
@@ -227,7 +237,11 @@ class Artifact:
     def remove(self, item: str | os.PathLike[str] | ManifestEntry) -> None:
         """Remove an entry, or every entry under a folder path."""
         self._ensure_draft()
-        path = item.path if isinstance(item, ManifestEntry) else clean_entry_path(str(item))
+        path = (
+            item.path
+            if isinstance(item, ManifestEntry)
+            else clean_entry_path(str(item))
+        )
         manifest = self._current_manifest()
         doomed = [p for p in manifest.entries if p == path or p.startswith(path + "/")]
         if not doomed:
@@ -309,23 +323,25 @@ class Artifact:
             if str(target_path(target, e.path)) in present and e.md5 is not None
         ]
         digests = hash_with_cache([s for _, s in checkable], session.hash_cache())
-        for (entry, _), digest in zip(checkable, digests):
+        for (entry, _), digest in zip(checkable, digests, strict=True):
             if digest != entry.md5:
                 problems.append(f"{entry.path}: md5 {digest}, expected {entry.md5}")
         return problems
 
     def _reference_problems(self) -> list[str]:
-        local = [e for e in self.manifest if e.ref and e.ref.startswith("file:") and e.md5]
+        local = [
+            e for e in self.manifest if e.ref and e.ref.startswith("file:") and e.md5
+        ]
         by_uri = {e.ref: e for e in local}
         stats: list[FileStat] = []
         problems: list[str] = []
         for entry in local:
             try:
-                stats.append(FileStat.of(entry.ref[len("file://"):]))  # type: ignore[index]
+                stats.append(FileStat.of(entry.ref[len("file://") :]))  # type: ignore[index]
             except FileNotFoundError:
                 problems.append(f"{entry.path}: reference {entry.ref} is gone")
         digests = hash_with_cache(stats, session.hash_cache())
-        for stat, digest in zip(stats, digests):
+        for stat, digest in zip(stats, digests, strict=True):
             entry = by_uri["file://" + stat.path]
             if digest != entry.md5:
                 problems.append(f"{entry.path}: reference {entry.ref} changed")
@@ -334,24 +350,31 @@ class Artifact:
     def logged_by(self) -> ApiRun | None:
         from docket.sdk.api import ApiRun
 
-        runs = self._require_store().metadata.version_runs(self._logged("logged_by").id, OUTPUT)
+        runs = self._require_store().metadata.version_runs(
+            self._logged("logged_by").id, OUTPUT
+        )
         return ApiRun(runs[0], self._require_store()) if runs else None
 
     def used_by(self) -> list[ApiRun]:
         from docket.sdk.api import ApiRun
 
         store = self._require_store()
-        return [ApiRun(r, store) for r in store.metadata.version_runs(self._logged("used_by").id, INPUT)]
+        return [
+            ApiRun(r, store)
+            for r in store.metadata.version_runs(self._logged("used_by").id, INPUT)
+        ]
 
     def wait(self, timeout: int | None = None) -> Artifact:
-        """Logging is synchronous on the embedded store: there is nothing to wait for."""
+        """Logging is synchronous on the embedded store: nothing to wait for."""
         self._logged("wait")
         return self
 
     def is_draft(self) -> bool:
         return self._record is None
 
-    def save(self, project: str | None = None, settings: dict[str, Any] | None = None) -> None:
+    def save(
+        self, project: str | None = None, settings: dict[str, Any] | None = None
+    ) -> None:
         """Persist description, metadata and aliases; log a draft without a run."""
         if self._record is None:
             from docket.sdk.run import Run
@@ -363,18 +386,28 @@ class Artifact:
         store.metadata.update_version(
             self._record.id, description=self.description, metadata=dict(self.metadata)
         )
-        store.metadata.set_aliases(self._record.id, [a for a in self._aliases if a != "latest"])
+        store.metadata.set_aliases(
+            self._record.id, [a for a in self._aliases if a != "latest"]
+        )
         self._bind(store.metadata._version_by_id(self._record.id))
 
     def delete(self, delete_aliases: bool = False) -> None:
         record = self._logged("delete")
-        self._require_store().metadata.delete_version(record.id, delete_aliases=delete_aliases)
+        self._require_store().metadata.delete_version(
+            record.id, delete_aliases=delete_aliases
+        )
         self._state = DELETED
 
     # -- internals used by Run ---------------------------------------------------
 
     def _commit(
-        self, store: Store, *, entity: str, project: str, aliases: list[str], run_uid: str | None,
+        self,
+        store: Store,
+        *,
+        entity: str,
+        project: str,
+        aliases: list[str],
+        run_uid: str | None,
         as_input: bool = False,
     ) -> bool:
         """Write blobs and manifest, then record the version. Returns whether new."""
@@ -409,7 +442,9 @@ class Artifact:
         self._staged = {}
         return created
 
-    def _add_entry(self, entry: ManifestEntry, overwrite: bool = False) -> ManifestEntry:
+    def _add_entry(
+        self, entry: ManifestEntry, overwrite: bool = False
+    ) -> ManifestEntry:
         manifest = self._current_manifest()
         existing = manifest.entries.get(entry.path)
         if existing is not None and existing.digest != entry.digest and not overwrite:
@@ -420,7 +455,9 @@ class Artifact:
         manifest.entries[entry.path] = entry
         return entry
 
-    def _stage(self, source: Path, entry_path: str, *, overwrite: bool) -> ManifestEntry:
+    def _stage(
+        self, source: Path, entry_path: str, *, overwrite: bool
+    ) -> ManifestEntry:
         staged, md5, size = self._staging_area().stage(source)
         entry = self._add_entry(
             ManifestEntry(path=entry_path, digest=f"md5:{md5}", size=size), overwrite
@@ -443,7 +480,8 @@ class Artifact:
         if self._record is not None:
             raise ValidationError(
                 f"{self.name} is logged and cannot change; create a new "
-                f"docket.Artifact({self._name!r}, type={self._type!r}) to log another version"
+                f"docket.Artifact({self._name!r}, type={self._type!r}) to log "
+                f"another version"
             )
 
     def _logged(self, what: str) -> VersionRecord:
@@ -463,10 +501,16 @@ class Artifact:
         if root is not None:
             return Path(root)
         record = self._logged("download folder")
-        return session.current_settings().artifact_dir / f"{record.name}:{record.version}"
+        return (
+            session.current_settings().artifact_dir / f"{record.name}:{record.version}"
+        )
 
     def _downloader_run(
-        self, entries: list[ManifestEntry], root: Path, allow_missing: bool, skip_cache: bool
+        self,
+        entries: list[ManifestEntry],
+        root: Path,
+        allow_missing: bool,
+        skip_cache: bool,
     ) -> DownloadReport:
         settings = session.current_settings()
         total = sum(e.size or 0 for e in entries)
@@ -497,10 +541,8 @@ class Artifact:
 def _remove_empty_dirs(root: Path) -> None:
     for folder, dirs, names in os.walk(root, topdown=False):
         if not dirs and not names and Path(folder) != root:
-            try:
+            with suppress(OSError):
                 os.rmdir(folder)
-            except OSError:
-                pass
 
 
 def _local_size_hint(uri: str) -> int | None:
@@ -509,6 +551,10 @@ def _local_size_hint(uri: str) -> int | None:
     if not str(uri).startswith("file://"):
         return None
     try:
-        return os.stat(str(uri)[len("file://"):]).st_size if os.path.isfile(str(uri)[7:]) else None
+        return (
+            os.stat(str(uri)[len("file://") :]).st_size
+            if os.path.isfile(str(uri)[7:])
+            else None
+        )
     except OSError:
         return None

@@ -28,7 +28,7 @@ from docket.errors import (
 from docket.manifest import ManifestEntry
 from docket.manifest.paths import clean_entry_path
 from docket.progress import ProgressCallback
-from docket.storage import ObjectRef, backend_for
+from docket.storage import Backend, ObjectRef, backend_for
 from docket.storage.hashing import FileStat, HashCache, hash_with_cache
 from docket.store import BlobStore
 
@@ -97,7 +97,9 @@ class Downloader:
         report.present = [e.path for e, _ in targets if e.path in present]
         todo = [(e, t) for e, t in targets if e.path not in present]
         with ThreadPoolExecutor(self.workers, thread_name_prefix="download") as pool:
-            futures = [(entry, pool.submit(self._materialize, entry, t)) for entry, t in todo]
+            futures = [
+                (entry, pool.submit(self._materialize, entry, t)) for entry, t in todo
+            ]
             for entry, future in futures:
                 try:
                     future.result()
@@ -117,7 +119,8 @@ class Downloader:
             log.warning(
                 "skipped %d missing references: %s",
                 len(report.missing),
-                ", ".join(report.missing[:10]) + (" ..." if len(report.missing) > 10 else ""),
+                ", ".join(report.missing[:10])
+                + (" ..." if len(report.missing) > 10 else ""),
             )
         return report
 
@@ -134,7 +137,8 @@ class Downloader:
             if stat.size == entry.size:
                 candidates.append((entry, stat))
         digests = hash_with_cache([s for _, s in candidates], self.hash_cache)
-        return {e.path for (e, _), d in zip(candidates, digests) if d == e.md5}
+        pairs = zip(candidates, digests, strict=True)
+        return {e.path for (e, _), d in pairs if d == e.md5}
 
     def _materialize(self, entry: ManifestEntry, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +179,9 @@ class Downloader:
                 entry.md5
             ]:
                 return cached
-            log.warning("cache file %s was altered; fetching %s again", cached, entry.ref)
+            log.warning(
+                "cache file %s was altered; fetching %s again", cached, entry.ref
+            )
         cached.parent.mkdir(parents=True, exist_ok=True)
         self._fetch_verified(entry, cached)
         return cached
@@ -193,7 +199,7 @@ class Downloader:
         try:
             with open(temporary, "wb") as raw:
                 sink = HashingWriter(raw, self.on_progress)
-                _backend(entry.ref).fetch(ref, sink)  # type: ignore[arg-type]
+                _backend(entry.ref).fetch(ref, sink)
             _check(entry, sink)
             os.replace(temporary, target)
         finally:
@@ -205,7 +211,9 @@ class Downloader:
         # Logged with checksum=False: fetch whatever is there now, since nothing
         # recorded can vouch for it.
         assert entry.ref is not None
-        log.warning("%s was logged without checksums; its bytes cannot be verified", entry.ref)
+        log.warning(
+            "%s was logged without checksums; its bytes cannot be verified", entry.ref
+        )
         backend = _backend(entry.ref)
         objects = list(backend.resolve(entry.ref, max_objects=1_000_000))
         for info in objects:
@@ -213,11 +221,13 @@ class Downloader:
             dest.parent.mkdir(parents=True, exist_ok=True)
             temporary = _temporary(dest)
             with open(temporary, "wb") as raw:
-                backend.fetch(ObjectRef(uri=info.uri), HashingWriter(raw, self.on_progress))  # type: ignore[arg-type]
+                backend.fetch(
+                    ObjectRef(uri=info.uri), HashingWriter(raw, self.on_progress)
+                )
             os.replace(temporary, dest)
 
 
-def _backend(uri: str) -> object:
+def _backend(uri: str) -> Backend:
     backend = backend_for(uri)
     if backend is None:
         raise ValidationError(
@@ -251,13 +261,17 @@ def _cache_key(entry: ManifestEntry) -> str:
     if entry.md5 is not None:
         key = f"md5-{entry.md5}"
     else:
-        identity = "\0".join((entry.ref or "", entry.version_id or "", entry.etag or ""))
+        identity = "\0".join(
+            (entry.ref or "", entry.version_id or "", entry.etag or "")
+        )
         key = "ref-" + hashlib.sha256(identity.encode()).hexdigest()
     return f"{key[4:6]}/{key}"
 
 
 def _temporary(target: Path) -> Path:
-    return target.with_name(f".{target.name}.docket-{os.getpid()}-{os.urandom(3).hex()}")
+    return target.with_name(
+        f".{target.name}.docket-{os.getpid()}-{os.urandom(3).hex()}"
+    )
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -27,7 +27,9 @@ def reference_entries(
     scheme = scheme_of(uri)
     limit = DEFAULT_MAX_OBJECTS if max_objects is None else max_objects
     if not isinstance(limit, int) or limit < 1:
-        raise ValidationError(f"max_objects must be a positive integer, not {max_objects!r}")
+        raise ValidationError(
+            f"max_objects must be a positive integer, not {max_objects!r}"
+        )
     if name is not None:
         name = clean_entry_path(name)
     backend = backend_for(uri)
@@ -60,9 +62,7 @@ def _entry(info: ObjectInfo, name: str | None, uri: str) -> ManifestEntry:
         version_id=info.version_id,
         etag=info.etag,
         etag_weak=info.etag_weak,
-        checksums={
-            k: v for k, v in info.checksums.items() if f"{k}:{v}" != digest
-        },
+        checksums={k: v for k, v in info.checksums.items() if f"{k}:{v}" != digest},
         last_modified=info.last_modified,
         endpoint=info.endpoint,
     )

@@ -31,16 +31,20 @@ class Config(dict[str, Any]):
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        super().update(*args, **kwargs)
-
 
 class Run:
     """A run of the embedded store; create one with ``docket.init()``."""
 
     def __init__(
-        self, store: Store, settings: Settings, *, entity: str, project: str,
-        name: str | None, job_type: str | None, config: dict[str, Any] | None,
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        entity: str,
+        project: str,
+        name: str | None,
+        job_type: str | None,
+        config: dict[str, Any] | None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -52,7 +56,12 @@ class Run:
         self.config = Config(config or {})
         self._finished = False
         store.metadata.create_run(
-            entity, project, self.id, name=self.name, job_type=job_type, config=dict(self.config)
+            entity,
+            project,
+            self.id,
+            name=self.name,
+            job_type=job_type,
+            config=dict(self.config),
         )
 
     @classmethod
@@ -83,29 +92,33 @@ class Run:
         self,
         artifact_or_path: Artifact | str | os.PathLike[str],
         name: str | None = None,
-        type: str | None = None,  # noqa: A002 - W&B's argument name
+        type: str | None = None,
         aliases: list[str] | None = None,
         tags: list[str] | None = None,
     ) -> Artifact:
-        """Log an artifact as an output of this run; identical content reuses a version."""
+        """Log an artifact as an output of this run; equal content reuses a version."""
         self._ensure_running()
         artifact = self._as_artifact(artifact_or_path, name, type)
         artifact._commit(
-            self._store, entity=self.entity, project=self.project,
-            aliases=_aliases(aliases), run_uid=self.id,
+            self._store,
+            entity=self.entity,
+            project=self.project,
+            aliases=_aliases(aliases),
+            run_uid=self.id,
         )
         return artifact
 
     def use_artifact(
         self,
         artifact_or_name: Artifact | str,
-        type: str | None = None,  # noqa: A002 - W&B's argument name
+        type: str | None = None,
         aliases: list[str] | None = None,
         use_as: str | None = None,
     ) -> Artifact:
         """Mark an artifact version as an input of this run and return it.
 
-        A name is looked up (``name[:alias]``, ``project/name``, ``entity/project/name``);
+        A name is looked up (``name[:alias]``, ``project/name`` or
+        ``entity/project/name``);
         an artifact that is not logged yet is logged first, creating a new version
         only when its content changed.
         """
@@ -114,8 +127,12 @@ class Run:
             artifact = artifact_or_name
             if artifact.is_draft():
                 artifact._commit(
-                    self._store, entity=self.entity, project=self.project,
-                    aliases=_aliases(aliases), run_uid=self.id, as_input=True,
+                    self._store,
+                    entity=self.entity,
+                    project=self.project,
+                    aliases=_aliases(aliases),
+                    run_uid=self.id,
+                    as_input=True,
                 )
                 return artifact
         else:
@@ -156,22 +173,32 @@ class Run:
     def _fetch(self, text: str) -> Artifact:
         path = parse_artifact_path(text)
         record = self._store.metadata.get_version(
-            path.entity or self.entity, path.project or self.project, path.name, path.alias
+            path.entity or self.entity,
+            path.project or self.project,
+            path.name,
+            path.alias,
         )
         return Artifact._from_record(record, self._store)
 
     def _as_artifact(
-        self, item: Artifact | str | os.PathLike[str], name: str | None, type_name: str | None
+        self,
+        item: Artifact | str | os.PathLike[str],
+        name: str | None,
+        type_name: str | None,
     ) -> Artifact:
         if isinstance(item, Artifact):
             return item
         text = str(item)
         if "://" in text:
-            artifact = Artifact(name or _default_name(text), type=type_name or "unspecified")
+            artifact = Artifact(
+                name or _default_name(text), type=type_name or "unspecified"
+            )
             artifact.add_reference(text)
             return artifact
         local = Path(text)
-        artifact = Artifact(name or _default_name(local.name), type=type_name or "unspecified")
+        artifact = Artifact(
+            name or _default_name(local.name), type=type_name or "unspecified"
+        )
         if local.is_dir():
             artifact.add_dir(local)
         else:
@@ -180,7 +207,9 @@ class Run:
 
     def _ensure_running(self) -> None:
         if self._finished:
-            raise ValidationError(f"run {self.path} is finished; start a new one with docket.init()")
+            raise ValidationError(
+                f"run {self.path} is finished; start a new one with docket.init()"
+            )
 
 
 def _aliases(aliases: list[str] | str | None) -> list[str]:

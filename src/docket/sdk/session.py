@@ -17,7 +17,8 @@ def current_store(settings: Settings | None = None) -> Store:
     if settings.base_url is not None:
         raise ValidationError(
             f"DOCKET_BASE_URL={settings.base_url} asks for a tracking server, which "
-            f"this version of docket cannot reach yet; unset it to use the embedded store"
+            f"this version of docket cannot reach yet; unset it to use the "
+            f"embedded store"
         )
     return embedded_store(settings.home)
 

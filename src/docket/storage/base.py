@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 DEFAULT_MAX_OBJECTS = 10_000
 
@@ -41,6 +41,12 @@ class ObjectRef:
     endpoint: str | None = None
 
 
+class Sink(Protocol):
+    """Where fetched bytes go: a file, or a wrapper that hashes on the way."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class Backend(Protocol):
     """One storage scheme. Backends never print, cache, or build manifest entries."""
 
@@ -51,7 +57,7 @@ class Backend(Protocol):
         """
         ...
 
-    def fetch(self, ref: ObjectRef, sink: BinaryIO) -> ObjectInfo:
+    def fetch(self, ref: ObjectRef, sink: Sink) -> ObjectInfo:
         """Write the bytes of ``ref`` into ``sink`` and return what was read.
 
         Raises ``ReferenceMissingError`` when the object is gone and

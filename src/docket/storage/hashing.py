@@ -131,7 +131,11 @@ class HashCache:
         """Digests of the files in ``stats`` whose recorded stat still matches."""
         if not stats:
             return {}
-        low = os.path.commonpath([s.path for s in stats]) if len(stats) > 1 else stats[0].path
+        low = (
+            os.path.commonpath([s.path for s in stats])
+            if len(stats) > 1
+            else stats[0].path
+        )
         try:
             with closing(self._connect()) as conn:
                 rows = conn.execute(
@@ -140,7 +144,9 @@ class HashCache:
                     (low, low + "\U0010ffff"),
                 ).fetchall()
         except sqlite3.Error as exc:
-            log.warning("hash cache %s unreadable (%s); hashing every file", self.path, exc)
+            log.warning(
+                "hash cache %s unreadable (%s); hashing every file", self.path, exc
+            )
             return {}
         known = {row[0]: row[1:] for row in rows}
         hits: dict[str, str] = {}
@@ -150,7 +156,9 @@ class HashCache:
                 hits[s.path] = row[3]
         return hits
 
-    def store(self, items: Iterable[tuple[FileStat, str]], *, written: bool = False) -> None:
+    def store(
+        self, items: Iterable[tuple[FileStat, str]], *, written: bool = False
+    ) -> None:
         """Remember digests, except those of files modified a moment ago.
 
         ``written`` marks files docket wrote itself from bytes it verified; their
@@ -167,11 +175,12 @@ class HashCache:
         try:
             with closing(self._connect()) as conn:
                 conn.execute("BEGIN")
-                conn.executemany("INSERT OR REPLACE INTO md5 VALUES (?, ?, ?, ?, ?)", rows)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO md5 VALUES (?, ?, ?, ?, ?)", rows
+                )
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.warning("hash cache %s not updated (%s)", self.path, exc)
-
 
 
 def hash_with_cache(
@@ -187,6 +196,6 @@ def hash_with_cache(
         on_progress(sum(s.size for s in stats if s.path in hits))
     fresh = md5_files(misses, on_progress=on_progress)
     if cache is not None and misses:
-        cache.store(zip(misses, fresh))
-    computed = dict(zip((s.path for s in misses), fresh))
+        cache.store(zip(misses, fresh, strict=True))
+    computed = dict(zip((s.path for s in misses), fresh, strict=True))
     return [hits.get(s.path) or computed[s.path] for s in stats]

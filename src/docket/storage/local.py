@@ -16,7 +16,7 @@ from docket.errors import (
     TooManyObjectsError,
     ValidationError,
 )
-from docket.storage.base import ObjectInfo, ObjectRef
+from docket.storage.base import ObjectInfo, ObjectRef, Sink
 from docket.storage.hashing import CHUNK, FileStat, HashCache, hash_with_cache
 
 ProgressCallback = Callable[[int], None]
@@ -32,7 +32,9 @@ def path_of(uri: str) -> str:
         )
     path = unquote(parts.path)
     if not path.startswith("/"):
-        raise ValidationError(f"{uri!r} is not an absolute path; use file:///absolute/path")
+        raise ValidationError(
+            f"{uri!r} is not an absolute path; use file:///absolute/path"
+        )
     return os.path.normpath(path)
 
 
@@ -57,7 +59,7 @@ class LocalBackend:
         digests = hash_with_cache(
             [s for _, s in stats], self.hash_cache, on_progress=self.on_progress
         )
-        for (name, st), digest in zip(stats, digests):
+        for (name, st), digest in zip(stats, digests, strict=True):
             yield ObjectInfo(
                 uri=uri_of(st.path) if name else uri_of(root),
                 name=name,
@@ -69,7 +71,7 @@ class LocalBackend:
     def list_files(
         self, root: str, *, uri: str, max_objects: int
     ) -> list[tuple[str, FileStat]]:
-        """``(relative name, stat)`` of the file at ``root`` or of every file below it."""
+        """``(relative name, stat)`` of the file at ``root`` or every file below."""
         try:
             st = os.stat(root)
         except FileNotFoundError:
@@ -110,11 +112,13 @@ class LocalBackend:
                     sub = ancestors | {key}
                     self._walk(entry.path, name + "/", sub, found, uri, max_objects)
             elif stat_mode.S_ISREG(st.st_mode):
-                found.append((name, FileStat(entry.path, st.st_size, st.st_mtime_ns, st.st_ino)))
+                found.append(
+                    (name, FileStat(entry.path, st.st_size, st.st_mtime_ns, st.st_ino))
+                )
                 if len(found) > max_objects:
                     raise TooManyObjectsError(uri, len(found), max_objects)
 
-    def fetch(self, ref: ObjectRef, sink: BinaryIO) -> ObjectInfo:
+    def fetch(self, ref: ObjectRef, sink: Sink) -> ObjectInfo:
         path = path_of(ref.uri)
         try:
             with open(path, "rb") as source:
@@ -131,7 +135,7 @@ class LocalBackend:
         return Path(path_of(uri))
 
 
-def _copy(source: BinaryIO, sink: BinaryIO) -> int:
+def _copy(source: BinaryIO, sink: Sink) -> int:
     total = 0
     while chunk := source.read(CHUNK):
         sink.write(chunk)

@@ -45,7 +45,9 @@ def _revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None
-        row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+        row = connection.execute(
+            text("SELECT version_num FROM alembic_version")
+        ).first()
         return row[0] if row else None
 
 

@@ -12,7 +12,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 
 from docket.errors import ConflictError, NotFoundError, ValidationError
@@ -122,8 +132,10 @@ class MetadataStore:
             else None
         )
         created = existing is None
-        version_id = existing if existing is not None else self._insert_version(
-            conn, collection_id, new, run_id
+        version_id = (
+            existing
+            if existing is not None
+            else self._insert_version(conn, collection_id, new, run_id)
         )
         self._move_aliases(conn, collection_id, version_id, ("latest", *new.aliases))
         if run_id is not None:
@@ -157,7 +169,9 @@ class MetadataStore:
         assert primary_key is not None
         return int(primary_key[0])
 
-    def _lock_collection(self, conn: Connection, project_id: int, new: NewVersion) -> int:
+    def _lock_collection(
+        self, conn: Connection, project_id: int, new: NewVersion
+    ) -> int:
         query = select(t.collections.c.id, t.collections.c.type).where(
             t.collections.c.project_id == project_id, t.collections.c.name == new.name
         )
@@ -182,14 +196,19 @@ class MetadataStore:
         return int(row.id)
 
     def _move_aliases(
-        self, conn: Connection, collection_id: int, version_id: int, names: Iterable[str]
+        self,
+        conn: Connection,
+        collection_id: int,
+        version_id: int,
+        names: Iterable[str],
     ) -> None:
         for alias in dict.fromkeys(names):
             if version_index(alias) is not None:
                 continue  # vN names a version by number; it is never stored
             conn.execute(
                 delete(t.aliases).where(
-                    t.aliases.c.collection_id == collection_id, t.aliases.c.alias == alias
+                    t.aliases.c.collection_id == collection_id,
+                    t.aliases.c.alias == alias,
                 )
             )
             conn.execute(
@@ -198,7 +217,9 @@ class MetadataStore:
                 )
             )
 
-    def _link(self, conn: Connection, run_id: int, version_id: int, direction: str) -> None:
+    def _link(
+        self, conn: Connection, run_id: int, version_id: int, direction: str
+    ) -> None:
         exists = conn.execute(
             select(t.lineage.c.run_id).where(
                 t.lineage.c.run_id == run_id,
@@ -209,12 +230,16 @@ class MetadataStore:
         if exists is None:
             conn.execute(
                 insert(t.lineage).values(
-                    run_id=run_id, version_id=version_id, direction=direction,
+                    run_id=run_id,
+                    version_id=version_id,
+                    direction=direction,
                     created_at=_now(),
                 )
             )
 
-    def use_version(self, entity: str, project: str, run_uid: str, version_id: int) -> None:
+    def use_version(
+        self, entity: str, project: str, run_uid: str, version_id: int
+    ) -> None:
         """Record that a run consumed a version."""
         with self.engine.begin() as conn:
             run_id = self._run_id(conn, entity, project, run_uid)
@@ -246,9 +271,15 @@ class MetadataStore:
     def delete_version(self, version_id: int, *, delete_aliases: bool) -> None:
         """Delete a version; refuse while user aliases point at it unless asked."""
         with self.engine.begin() as conn:
-            held = conn.execute(
-                select(t.aliases.c.alias).where(t.aliases.c.version_id == version_id)
-            ).scalars().all()
+            held = (
+                conn.execute(
+                    select(t.aliases.c.alias).where(
+                        t.aliases.c.version_id == version_id
+                    )
+                )
+                .scalars()
+                .all()
+            )
             user_aliases = [a for a in held if a != "latest"]
             if user_aliases and not delete_aliases:
                 raise ConflictError(
@@ -305,17 +336,21 @@ class MetadataStore:
     def _missing(
         self, conn: Connection, entity: str, project: str, name: str, alias: str
     ) -> NotFoundError:
-        known = conn.execute(
-            select(t.aliases.c.alias)
-            .join(t.collections, t.collections.c.id == t.aliases.c.collection_id)
-            .join(t.projects, t.projects.c.id == t.collections.c.project_id)
-            .join(t.entities, t.entities.c.id == t.projects.c.entity_id)
-            .where(
-                t.entities.c.name == entity,
-                t.projects.c.name == project,
-                t.collections.c.name == name,
+        known = (
+            conn.execute(
+                select(t.aliases.c.alias)
+                .join(t.collections, t.collections.c.id == t.aliases.c.collection_id)
+                .join(t.projects, t.projects.c.id == t.collections.c.project_id)
+                .join(t.entities, t.entities.c.id == t.projects.c.entity_id)
+                .where(
+                    t.entities.c.name == entity,
+                    t.projects.c.name == project,
+                    t.collections.c.name == name,
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         where = f"{entity}/{project}/{name}"
         if not known:
             return NotFoundError(
@@ -327,7 +362,9 @@ class MetadataStore:
             f"{sorted(known)} and vN names version N"
         )
 
-    def list_versions(self, entity: str, project: str, name: str) -> list[VersionRecord]:
+    def list_versions(
+        self, entity: str, project: str, name: str
+    ) -> list[VersionRecord]:
         query = self._versions_query().where(
             t.entities.c.name == entity,
             t.projects.c.name == project,
@@ -360,13 +397,17 @@ class MetadataStore:
         if entity is not None:
             query = query.where(t.entities.c.name == entity)
         with self.engine.connect() as conn:
-            return [(row.entity, row.name) for row in conn.execute(query.order_by("name"))]
+            return [
+                (row.entity, row.name) for row in conn.execute(query.order_by("name"))
+            ]
 
     def version_runs(self, version_id: int, direction: str) -> list[RunRecord]:
         query = (
             self._runs_query()
             .join(t.lineage, t.lineage.c.run_id == t.runs.c.id)
-            .where(t.lineage.c.version_id == version_id, t.lineage.c.direction == direction)
+            .where(
+                t.lineage.c.version_id == version_id, t.lineage.c.direction == direction
+            )
             .order_by(t.lineage.c.created_at)
         )
         with self.engine.connect() as conn:
@@ -403,7 +444,9 @@ class MetadataStore:
         if entity_id is None:
             if not create:
                 raise NotFoundError(f"entity {entity!r} does not exist")
-            entity_id = conn.execute(insert(t.entities).values(name=entity)).inserted_primary_key[0]  # type: ignore[index]
+            entity_id = conn.execute(
+                insert(t.entities).values(name=entity)
+            ).inserted_primary_key[0]  # type: ignore[index]
         project_id = conn.execute(
             select(t.projects.c.id).where(
                 t.projects.c.entity_id == entity_id, t.projects.c.name == project
@@ -467,11 +510,15 @@ class MetadataStore:
             return self._version_record(conn, row)
 
     def _version_record(self, conn: Connection, row: Row[Any]) -> VersionRecord:
-        aliases = conn.execute(
-            select(t.aliases.c.alias)
-            .where(t.aliases.c.version_id == row.id)
-            .order_by(t.aliases.c.alias)
-        ).scalars().all()
+        aliases = (
+            conn.execute(
+                select(t.aliases.c.alias)
+                .where(t.aliases.c.version_id == row.id)
+                .order_by(t.aliases.c.alias)
+            )
+            .scalars()
+            .all()
+        )
         return VersionRecord(
             id=row.id,
             entity=row.entity_name,

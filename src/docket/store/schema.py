@@ -90,14 +90,24 @@ aliases = Table(
     metadata,
     Column("collection_id", Integer, ForeignKey("collections.id"), primary_key=True),
     Column("alias", String(128), primary_key=True),
-    Column("version_id", Integer, ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
 )
 
 lineage = Table(
     "lineage",
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
-    Column("version_id", Integer, ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("direction", String(8), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

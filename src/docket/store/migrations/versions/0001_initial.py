@@ -24,7 +24,9 @@ def upgrade() -> None:
     op.create_table(
         "projects",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+        sa.Column(
+            "entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False
+        ),
         sa.Column("name", sa.String(128), nullable=False),
         sa.UniqueConstraint("entity_id", "name"),
     )
@@ -32,7 +34,9 @@ def upgrade() -> None:
         "runs",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("uid", sa.String(64), nullable=False),
-        sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False),
+        sa.Column(
+            "project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False
+        ),
         sa.Column("name", sa.String(128)),
         sa.Column("job_type", sa.String(128)),
         sa.Column("config", sa.JSON, nullable=False),
@@ -44,7 +48,9 @@ def upgrade() -> None:
     op.create_table(
         "collections",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False),
+        sa.Column(
+            "project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False
+        ),
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("type", sa.String(128), nullable=False),
         sa.Column("description", sa.Text),
@@ -54,7 +60,9 @@ def upgrade() -> None:
     op.create_table(
         "versions",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id"), nullable=False),
+        sa.Column(
+            "collection_id", sa.Integer, sa.ForeignKey("collections.id"), nullable=False
+        ),
         sa.Column("idx", sa.Integer, nullable=False),
         sa.Column("digest", sa.String(80), nullable=False),
         sa.Column("manifest_key", sa.String(200), nullable=False),
@@ -70,7 +78,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "aliases",
-        sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id"), primary_key=True),
+        sa.Column(
+            "collection_id",
+            sa.Integer,
+            sa.ForeignKey("collections.id"),
+            primary_key=True,
+        ),
         sa.Column("alias", sa.String(128), primary_key=True),
         sa.Column(
             "version_id",
