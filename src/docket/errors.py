@@ -72,11 +72,12 @@ class ReferenceChangedError(IntegrityError):
         self.expected = expected
         self.found = found
         self.pinned = pinned
-        hint = (
-            "the pinned version is gone too"
-            if pinned
-            else "no version of it was pinned; enable versioning to keep old bytes"
-        )
+        if pinned:
+            hint = "the pinned version is gone too"
+        elif uri.startswith("file:"):
+            hint = "local files keep no history, so the logged bytes are gone"
+        else:
+            hint = "no version of it was pinned; enable versioning to keep old bytes"
         super().__init__(
             f"{uri} changed since it was logged: expected {expected}, found {found}; "
             f"{hint}. Log a new version to track the current content"

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
-from docket.errors import ConflictError, NotFoundError, ValidationError
+from docket.errors import ConflictError, NotFoundError
 from docket.names import version_index
 from docket.store import schema as t
 from docket.store.records import NewVersion, RunRecord, VersionRecord
@@ -416,20 +416,15 @@ class MetadataStore:
     def run_versions(
         self, entity: str, project: str, uid: str, direction: str
     ) -> list[VersionRecord]:
-        query = (
-            self._versions_query()
-            .join(t.lineage, t.lineage.c.version_id == t.versions.c.id)
-            .join(t.runs, t.runs.c.id == t.lineage.c.run_id)
-            .where(
-                t.runs.c.uid == uid,
-                t.runs.c.project_id == t.projects.c.id,
-                t.entities.c.name == entity,
-                t.projects.c.name == project,
-                t.lineage.c.direction == direction,
-            )
-            .order_by(t.lineage.c.created_at)
-        )
+        """Versions a run produced (``output``) or consumed (``input``)."""
         with self.engine.connect() as conn:
+            run_id = self._run_id(conn, entity, project, uid)
+            query = (
+                self._versions_query()
+                .join(t.lineage, t.lineage.c.version_id == t.versions.c.id)
+                .where(t.lineage.c.run_id == run_id, t.lineage.c.direction == direction)
+                .order_by(t.lineage.c.created_at)
+            )
             rows = conn.execute(query).all()
             return [self._version_record(conn, row) for row in rows]
 
@@ -552,8 +547,3 @@ def _run_record(row: Row[Any]) -> RunRecord:
         finished_at=row.finished_at,
     )
 
-
-def check_direction(direction: str) -> str:
-    if direction not in (OUTPUT, INPUT):
-        raise ValidationError(f"direction must be {OUTPUT!r} or {INPUT!r}")
-    return direction
