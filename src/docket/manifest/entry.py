@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+NO_CHECKSUMS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestEntry:
+class ManifestEntry(NamedTuple):
     """What an artifact records about one of its files.
+
+    An immutable record; a named tuple rather than a dataclass because manifests of
+    100,000 entries are built in one go and a tuple is three times cheaper to make.
 
     ``digest`` carries its algorithm: ``md5:<hex>`` for content hashes, ``etag:<etag>``
     for objects known by their ETag, ``uri:<uri>`` for references logged without
@@ -23,7 +27,7 @@ class ManifestEntry:
     version_id: str | None = None
     etag: str | None = None
     etag_weak: bool = False
-    checksums: Mapping[str, str] = field(default_factory=dict)
+    checksums: Mapping[str, str] = NO_CHECKSUMS
     last_modified: str | None = None
     endpoint: str | None = None
 
@@ -54,7 +58,7 @@ class ManifestEntry:
         return extra
 
     def renamed(self, path: str) -> ManifestEntry:
-        return replace(self, path=path)
+        return self._replace(path=path)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"path": self.path, "digest": self.digest}
@@ -78,7 +82,7 @@ class ManifestEntry:
             version_id=data.get("version_id"),
             etag=data.get("etag"),
             etag_weak=bool(data.get("etag_weak", False)),
-            checksums=dict(data.get("checksums", {})),
+            checksums=dict(data["checksums"]) if "checksums" in data else NO_CHECKSUMS,
             last_modified=data.get("last_modified"),
             endpoint=data.get("endpoint"),
         )

@@ -322,7 +322,9 @@ class Artifact:
             for e in entries
             if str(target_path(target, e.path)) in present and e.md5 is not None
         ]
-        digests = hash_with_cache([s for _, s in checkable], session.hash_cache())
+        digests = hash_with_cache(
+            [s for _, s in checkable], session.hash_cache(), under=str(target)
+        )
         for (entry, _), digest in zip(checkable, digests, strict=True):
             if digest != entry.md5:
                 problems.append(f"{entry.path}: md5 {digest}, expected {entry.md5}")

@@ -69,7 +69,12 @@ class HashingWriter:
 
 
 class Downloader:
-    """Materialises manifest entries under a root folder."""
+    """Materialises manifest entries under a root folder.
+
+    Work happens in batches so that the hash cache is read and written once per
+    download, not once per file: find what is already in place, find what the
+    cache holds, transfer the rest concurrently, then record what was written.
+    """
 
     def __init__(
         self,
@@ -89,13 +94,37 @@ class Downloader:
         self.skip_cache = skip_cache
         self.on_progress = on_progress
         self.workers = workers
+        self._cached: set[str] = set()
+        self._written: list[tuple[FileStat, str]] = []
+        self._written_to_cache: list[tuple[FileStat, str]] = []
 
     def download(self, entries: Sequence[ManifestEntry], root: Path) -> DownloadReport:
         report = DownloadReport()
         targets = [(entry, target_path(root, entry.path)) for entry in entries]
-        present = self._present(targets)
+        present = self._present(targets, root)
         report.present = [e.path for e, _ in targets if e.path in present]
         todo = [(e, t) for e, t in targets if e.path not in present]
+        if not self.skip_cache:
+            self._cached = self._in_cache([e for e, _ in todo])
+        try:
+            self._transfer(todo, report)
+        finally:
+            self.hash_cache.store(self._written, under=str(root), written=True)
+            self.hash_cache.store(
+                self._written_to_cache, under=str(self.cache_dir), written=True
+            )
+        if report.missing:
+            log.warning(
+                "skipped %d missing references: %s",
+                len(report.missing),
+                ", ".join(report.missing[:10])
+                + (" ..." if len(report.missing) > 10 else ""),
+            )
+        return report
+
+    def _transfer(
+        self, todo: list[tuple[ManifestEntry, Path]], report: DownloadReport
+    ) -> None:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="download") as pool:
             futures = [
                 (entry, pool.submit(self._materialize, entry, t)) for entry, t in todo
@@ -115,30 +144,44 @@ class Downloader:
                     if getattr(exc, "path", "") is None:
                         exc.path = entry.path  # type: ignore[attr-defined]
                     raise
-        if report.missing:
-            log.warning(
-                "skipped %d missing references: %s",
-                len(report.missing),
-                ", ".join(report.missing[:10])
-                + (" ..." if len(report.missing) > 10 else ""),
-            )
-        return report
 
-    def _present(self, targets: list[tuple[ManifestEntry, Path]]) -> set[str]:
+    def _present(
+        self, targets: list[tuple[ManifestEntry, Path]], root: Path
+    ) -> set[str]:
         """Entries whose file is already in place with the recorded digest."""
-        candidates: list[tuple[ManifestEntry, FileStat]] = []
-        for entry, target in targets:
-            if entry.md5 is None:
-                continue
-            try:
-                stat = FileStat.of(str(target))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            if stat.size == entry.size:
-                candidates.append((entry, stat))
-        digests = hash_with_cache([s for _, s in candidates], self.hash_cache)
+        candidates = [
+            (entry, stat)
+            for entry, target in targets
+            if entry.md5 is not None
+            and (stat := _stat(target)) is not None
+            and stat.size == entry.size
+        ]
+        digests = hash_with_cache(
+            [s for _, s in candidates], self.hash_cache, under=str(root)
+        )
         pairs = zip(candidates, digests, strict=True)
         return {e.path for (e, _), d in pairs if d == e.md5}
+
+    def _in_cache(self, entries: list[ManifestEntry]) -> set[str]:
+        """Cache keys of the checked references whose cached copy is intact."""
+        candidates = [
+            (key, entry.md5, stat)
+            for entry in entries
+            if entry.ref is not None
+            and entry.md5 is not None
+            and (stat := _stat(self.cache_dir / (key := _cache_key(entry)))) is not None
+            and stat.size == entry.size
+        ]
+        digests = hash_with_cache(
+            [s for _, _, s in candidates], self.hash_cache, under=str(self.cache_dir)
+        )
+        intact = set()
+        for (key, md5, _), digest in zip(candidates, digests, strict=True):
+            if digest == md5:
+                intact.add(key)
+            else:
+                log.warning("cache file %s was altered; fetching it again", key)
+        return intact
 
     def _materialize(self, entry: ManifestEntry, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -146,12 +189,13 @@ class Downloader:
             self._copy_blob(entry, target)
         elif not entry.is_checked:
             self._fetch_unchecked(entry, target)
+            return
         elif self.skip_cache:
             self._fetch_verified(entry, target)
         else:
-            _link_or_copy(self._cached(entry), target)
+            _link_or_copy(self._from_cache(entry), target)
         if entry.md5 is not None:
-            self.hash_cache.store([(FileStat.of(str(target)), entry.md5)], written=True)
+            self._written.append((FileStat.of(str(target)), entry.md5))
 
     def _copy_blob(self, entry: ManifestEntry, target: Path) -> None:
         source = self.blobs.path(entry.digest)
@@ -167,23 +211,15 @@ class Downloader:
             self.on_progress(entry.size)
         os.replace(temporary, target)
 
-    def _cached(self, entry: ManifestEntry) -> Path:
+    def _from_cache(self, entry: ManifestEntry) -> Path:
         """The cache file holding the entry's bytes, fetched first if needed."""
-        cached = self.cache_dir / _cache_key(entry)
-        try:
-            stat = FileStat.of(str(cached))
-        except FileNotFoundError:
-            pass
-        else:
-            if stat.size == entry.size and hash_with_cache([stat], self.hash_cache) == [
-                entry.md5
-            ]:
-                return cached
-            log.warning(
-                "cache file %s was altered; fetching %s again", cached, entry.ref
-            )
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        self._fetch_verified(entry, cached)
+        key = _cache_key(entry)
+        cached = self.cache_dir / key
+        if key not in self._cached:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            self._fetch_verified(entry, cached)
+            if entry.md5 is not None:
+                self._written_to_cache.append((FileStat.of(str(cached)), entry.md5))
         return cached
 
     def _fetch_verified(self, entry: ManifestEntry, target: Path) -> None:
@@ -204,8 +240,6 @@ class Downloader:
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
-        if entry.md5 is not None:
-            self.hash_cache.store([(FileStat.of(str(target)), entry.md5)], written=True)
 
     def _fetch_unchecked(self, entry: ManifestEntry, target: Path) -> None:
         # Logged with checksum=False: fetch whatever is there now, since nothing
@@ -215,8 +249,7 @@ class Downloader:
             "%s was logged without checksums; its bytes cannot be verified", entry.ref
         )
         backend = _backend(entry.ref)
-        objects = list(backend.resolve(entry.ref, max_objects=1_000_000))
-        for info in objects:
+        for info in list(backend.resolve(entry.ref, max_objects=1_000_000)):
             dest = target_path(target, info.name) if info.name else target
             dest.parent.mkdir(parents=True, exist_ok=True)
             temporary = _temporary(dest)
@@ -225,6 +258,13 @@ class Downloader:
                     ObjectRef(uri=info.uri), HashingWriter(raw, self.on_progress)
                 )
             os.replace(temporary, dest)
+
+
+def _stat(path: Path) -> FileStat | None:
+    try:
+        return FileStat.of(str(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def _backend(uri: str) -> Backend:

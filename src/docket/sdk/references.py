@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from docket.errors import ValidationError
 from docket.manifest import ManifestEntry
+from docket.manifest.entry import NO_CHECKSUMS
 from docket.manifest.paths import clean_entry_path, join_entry_path
 from docket.progress import ProgressCallback
 from docket.storage import DEFAULT_MAX_OBJECTS, ObjectInfo, backend_for, scheme_of
@@ -39,32 +40,42 @@ def reference_entries(
         # Nothing is read from storage: the URI itself is what gets recorded.
         path = name or _basename(uri) or scheme
         return [ManifestEntry(path=path, digest=f"uri:{uri}", ref=uri)]
-    return [_entry(info, name, uri) for info in backend.resolve(uri, max_objects=limit)]
+    content_digest = scheme == "file"
+    return [
+        _entry(info, name, uri, content_digest)
+        for info in backend.resolve(uri, max_objects=limit)
+    ]
 
 
-def _entry(info: ObjectInfo, name: str | None, uri: str) -> ManifestEntry:
+def _entry(
+    info: ObjectInfo, name: str | None, uri: str, content_digest: bool
+) -> ManifestEntry:
+    """The entry of one object; ``content_digest`` prefers the MD5 over the ETag."""
     if info.name:
         path = join_entry_path(name, info.name)
     else:
         path = name or clean_entry_path(_basename(uri))
-    md5 = info.checksums.get("md5")
-    if uri.startswith("file:") and md5:
-        digest = f"md5:{md5}"
+    checksums = info.checksums
+    md5 = checksums.get("md5")
+    if content_digest and md5:
+        digest = "md5:" + md5
+        if len(checksums) == 1:
+            checksums = NO_CHECKSUMS  # the digest already says it
     elif info.etag:
-        digest = f"etag:{info.etag}"
+        digest = "etag:" + info.etag
     else:
-        digest = f"uri:{info.uri}"
+        digest = "uri:" + info.uri
     return ManifestEntry(
-        path=path,
-        digest=digest,
-        size=info.size,
-        ref=info.uri,
-        version_id=info.version_id,
-        etag=info.etag,
-        etag_weak=info.etag_weak,
-        checksums={k: v for k, v in info.checksums.items() if f"{k}:{v}" != digest},
-        last_modified=info.last_modified,
-        endpoint=info.endpoint,
+        path,
+        digest,
+        info.size,
+        info.uri,
+        info.version_id,
+        info.etag,
+        info.etag_weak,
+        checksums,
+        info.last_modified,
+        info.endpoint,
     )
 
 

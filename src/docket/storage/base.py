@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 DEFAULT_MAX_OBJECTS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectInfo:
+class ObjectInfo(NamedTuple):
     """Metadata of one stored object, normalised across providers.
 
     ``name`` is the object's path relative to the listed URI ("" for a single object
@@ -25,13 +24,12 @@ class ObjectInfo:
     etag: str | None = None
     etag_weak: bool = False
     version_id: str | None = None
-    checksums: Mapping[str, str] = field(default_factory=dict)
+    checksums: Mapping[str, str] = MappingProxyType({})
     last_modified: str | None = None
     endpoint: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectRef:
+class ObjectRef(NamedTuple):
     """What a download asks a backend for: an object, pinned as well as was logged."""
 
     uri: str

@@ -57,7 +57,10 @@ class LocalBackend:
         root = path_of(uri)
         stats = self.list_files(root, uri=uri, max_objects=max_objects)
         digests = hash_with_cache(
-            [s for _, s in stats], self.hash_cache, on_progress=self.on_progress
+            [s for _, s in stats],
+            self.hash_cache,
+            under=root,
+            on_progress=self.on_progress,
         )
         for (name, st), digest in zip(stats, digests, strict=True):
             yield ObjectInfo(

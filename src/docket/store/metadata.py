@@ -546,4 +546,3 @@ def _run_record(row: Row[Any]) -> RunRecord:
         config=row.config or {},
         finished_at=row.finished_at,
     )
-
