@@ -9,6 +9,8 @@ import pytest
 
 import docket
 
+pytest_plugins = ["tests.conftest_services"]
+
 
 @pytest.fixture(autouse=True)
 def docket_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

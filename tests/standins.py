@@ -264,7 +264,7 @@ class StandIn(ABC):
         what = (
             "exited before answering"
             if exited
-            else f"did not answer within {self.start_timeout:.0f} s"
+            else f"did not answer within {self.start_timeout:g} s"
         )
         tail = "\n".join(self.log_text().splitlines()[-20:])
         raise ServiceStartError(

@@ -541,8 +541,9 @@ class Artifact:
 
 
 def _remove_empty_dirs(root: Path) -> None:
-    for folder, dirs, names in os.walk(root, topdown=False):
-        if not dirs and not names and Path(folder) != root:
+    # Bottom-up, so a folder whose subfolders were just removed is empty too.
+    for folder, _dirs, _names in os.walk(root, topdown=False):
+        if Path(folder) != root and not os.listdir(folder):
             with suppress(OSError):
                 os.rmdir(folder)
 

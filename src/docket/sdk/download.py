@@ -4,6 +4,14 @@ Every file is written under a temporary name and renamed once its size (and MD5,
 where the entry knows one) matched, so an interrupted download never leaves a
 file that looks complete. Files already in place with the right digest are left
 untouched; fetched references go through a content-addressed cache.
+
+Downloads of references are hard links into that cache when the file system
+allows it (else copies), and cache files are read-only: an in-place edit of a
+download fails with a permission error rather than changing the other copies.
+Replacing the file (what editors and ``open(path, "w")`` on a new path do) is
+fine. A process that ignores permissions (root) can still alter a cache file
+through a link; the next download notices the changed mtime, re-hashes and
+fetches the file again.
 """
 
 from __future__ import annotations
@@ -218,6 +226,9 @@ class Downloader:
         if key not in self._cached:
             cached.parent.mkdir(parents=True, exist_ok=True)
             self._fetch_verified(entry, cached)
+            # Downloads are hard links to this file: read-only, so that an
+            # in-place edit of one download fails instead of altering the others.
+            cached.chmod(0o444)
             if entry.md5 is not None:
                 self._written_to_cache.append((FileStat.of(str(cached)), entry.md5))
         return cached
