@@ -12,6 +12,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -26,12 +27,29 @@ def enabled() -> bool:
     return os.environ.get("DOCKET_PROGRESS") == "1" or sys.stderr.isatty()
 
 
+class ByteProgress:
+    """A thread-safe byte counter drawn as a bar; the total may come later."""
+
+    def __init__(self, bar: Progress, task: TaskID) -> None:
+        self._bar = bar
+        self._task = task
+        self._lock = threading.Lock()
+
+    def __call__(self, nbytes: int) -> None:
+        with self._lock:
+            self._bar.advance(self._task, nbytes)
+
+    def set_total(self, total: int) -> None:
+        with self._lock:
+            self._bar.update(self._task, total=total)
+
+
 @contextmanager
 def byte_progress(
-    description: str, total: int | None
-) -> Iterator[ProgressCallback | None]:
-    """Yield a thread-safe callback that advances a byte bar, or ``None`` when off."""
-    if not enabled() or not total:
+    description: str, total: int | None = None
+) -> Iterator[ByteProgress | None]:
+    """Yield a progress callback, or ``None`` when bars are off or there is no work."""
+    if not enabled() or total == 0:
         yield None
         return
     columns = (
@@ -41,12 +59,5 @@ def byte_progress(
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    lock = threading.Lock()
     with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-
-        def advance(nbytes: int) -> None:
-            with lock:
-                bar.advance(task, nbytes)
-
-        yield advance
+        yield ByteProgress(bar, bar.add_task(description, total=total))

@@ -18,7 +18,7 @@ from docket.sdk.download import Downloader, DownloadReport, target_path
 from docket.sdk.references import reference_entries
 from docket.sdk.staging import StagingArea
 from docket.storage.hashing import FileStat, hash_with_cache
-from docket.storage.local import LocalBackend
+from docket.storage.local import LocalBackend, path_of
 from docket.store import INPUT, OUTPUT, Store, VersionRecord
 
 if TYPE_CHECKING:
@@ -160,14 +160,15 @@ class Artifact:
         """Track the object or every object under ``uri`` without copying it."""
         self._ensure_draft()
         settings = session.current_settings()
-        with byte_progress(f"hashing {uri}", _local_size_hint(uri)) as advance:
+        with byte_progress(f"hashing {uri}") as bar:
             entries = reference_entries(
                 str(uri),
                 name=name,
                 checksum=checksum,
                 max_objects=max_objects,
                 hash_cache=session.hash_cache(settings),
-                on_progress=advance,
+                on_progress=bar,
+                on_total=None if bar is None else bar.set_total,
             )
         for entry in entries:
             self._add_entry(entry)
@@ -331,22 +332,23 @@ class Artifact:
         return problems
 
     def _reference_problems(self) -> list[str]:
-        local = [
-            e for e in self.manifest if e.ref and e.ref.startswith("file:") and e.md5
-        ]
-        by_uri = {e.ref: e for e in local}
-        stats: list[FileStat] = []
+        """Local references whose source is gone or no longer has the logged MD5."""
+        checked: list[tuple[ManifestEntry, FileStat]] = []
         problems: list[str] = []
-        for entry in local:
+        for entry in self.manifest:
+            if not (entry.ref and entry.ref.startswith("file:") and entry.md5):
+                continue
             try:
-                stats.append(FileStat.of(entry.ref[len("file://") :]))  # type: ignore[index]
-            except FileNotFoundError:
+                checked.append((entry, FileStat.of(path_of(entry.ref))))
+            except (FileNotFoundError, NotADirectoryError):
                 problems.append(f"{entry.path}: reference {entry.ref} is gone")
-        digests = hash_with_cache(stats, session.hash_cache())
-        for stat, digest in zip(stats, digests, strict=True):
-            entry = by_uri["file://" + stat.path]
+        digests = hash_with_cache([s for _, s in checked], session.hash_cache())
+        for (entry, _), digest in zip(checked, digests, strict=True):
             if digest != entry.md5:
-                problems.append(f"{entry.path}: reference {entry.ref} changed")
+                problems.append(
+                    f"{entry.path}: reference {entry.ref} changed "
+                    f"(md5 {digest}, expected {entry.md5})"
+                )
         return problems
 
     def logged_by(self) -> ApiRun | None:
@@ -546,18 +548,3 @@ def _remove_empty_dirs(root: Path) -> None:
         if Path(folder) != root and not os.listdir(folder):
             with suppress(OSError):
                 os.rmdir(folder)
-
-
-def _local_size_hint(uri: str) -> int | None:
-    # The progress bar of a local reference needs a total before hashing starts;
-    # a single stat covers the common single-file case, folders show no total.
-    if not str(uri).startswith("file://"):
-        return None
-    try:
-        return (
-            os.stat(str(uri)[len("file://") :]).st_size
-            if os.path.isfile(str(uri)[7:])
-            else None
-        )
-    except OSError:
-        return None

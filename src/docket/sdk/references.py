@@ -23,6 +23,7 @@ def reference_entries(
     max_objects: int | None = None,
     hash_cache: HashCache | None = None,
     on_progress: ProgressCallback | None = None,
+    on_total: ProgressCallback | None = None,
 ) -> list[ManifestEntry]:
     """The entries that track ``uri``: one per object at or under it."""
     scheme = scheme_of(uri)
@@ -35,7 +36,7 @@ def reference_entries(
         name = clean_entry_path(name)
     backend = backend_for(uri)
     if isinstance(backend, LocalBackend):
-        backend = LocalBackend(hash_cache=hash_cache, on_progress=on_progress)
+        backend = LocalBackend(hash_cache, on_progress, on_total)
     if backend is None or not checksum:
         # Nothing is read from storage: the URI itself is what gets recorded.
         path = name or _basename(uri) or scheme

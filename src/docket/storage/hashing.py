@@ -44,18 +44,20 @@ class FileStat(NamedTuple):
 
 def md5_file(path: str, size_hint: int = CHUNK) -> tuple[str, int]:
     """The MD5 hex digest of the file at ``path`` and the number of bytes read."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        # One read covers a small file; asking for 1 MiB would allocate 1 MiB.
-        first = os.read(fd, min(size_hint + 1, CHUNK)) if size_hint < CHUNK else b""
-        md5 = hashlib.md5(first)
-        total = len(first)
-        if len(first) > size_hint or not first:
-            while chunk := os.read(fd, CHUNK):
-                md5.update(chunk)
-                total += len(chunk)
-    finally:
-        os.close(fd)
+    with open(path, "rb", buffering=0) as handle:
+        if size_hint < CHUNK:
+            # One read covers a small file; a 1 MiB buffer would cost more than it.
+            first = handle.read(size_hint + 1)
+            if len(first) <= size_hint:
+                return hashlib.md5(first).hexdigest(), len(first)
+            md5, total = hashlib.md5(first), len(first)
+        else:
+            md5, total = hashlib.md5(), 0
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while count := handle.readinto(buffer):
+            md5.update(view[:count])
+            total += count
     return md5.hexdigest(), total
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import stat as stat_mode
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from docket.errors import (
     ReferenceChangedError,
@@ -22,23 +23,26 @@ from docket.storage.hashing import CHUNK, FileStat, HashCache, hash_with_cache
 ProgressCallback = Callable[[int], None]
 
 
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/._~+=,@!$&'()*;-]")
+
+
 def path_of(uri: str) -> str:
-    """The absolute local path a ``file://`` URI names."""
-    parts = urlsplit(uri)
-    if parts.netloc not in ("", "localhost"):
+    """The absolute local path a ``file://`` URI names (percent-escapes decoded)."""
+    rest = uri[len("file://") :] if uri[:7].lower() == "file://" else ""
+    host, slash, path = rest.partition("/")
+    if not slash or host not in ("", "localhost"):
         raise ValidationError(
-            f"{uri!r} names host {parts.netloc!r}; file:// references need three "
-            f"slashes and an absolute path, e.g. 'file:///mount/datasets/mnist'"
+            f"{uri!r} is not a local path; file:// references need three slashes "
+            f"and an absolute path, e.g. 'file:///mount/datasets/mnist'"
         )
-    path = unquote(parts.path)
-    if not path.startswith("/"):
-        raise ValidationError(
-            f"{uri!r} is not an absolute path; use file:///absolute/path"
-        )
-    return os.path.normpath(path)
+    # '?' and '#' are part of the file name here: paths are never queried.
+    return os.path.normpath("/" + unquote(path))
 
 
 def uri_of(path: str) -> str:
+    """The ``file://`` URI of an absolute path, escaped so that it reads back."""
+    if _NEEDS_QUOTING.search(path):
+        path = quote(path, safe="/")
     return "file://" + path
 
 
@@ -49,13 +53,17 @@ class LocalBackend:
         self,
         hash_cache: HashCache | None = None,
         on_progress: ProgressCallback | None = None,
+        on_total: ProgressCallback | None = None,
     ) -> None:
         self.hash_cache = hash_cache
         self.on_progress = on_progress
+        self.on_total = on_total
 
     def resolve(self, uri: str, *, max_objects: int) -> Iterator[ObjectInfo]:
         root = path_of(uri)
         stats = self.list_files(root, uri=uri, max_objects=max_objects)
+        if self.on_total is not None:
+            self.on_total(sum(s.size for _, s in stats))
         digests = hash_with_cache(
             [s for _, s in stats],
             self.hash_cache,

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Row,
     and_,
     delete,
-    func,
     insert,
     select,
     update,
@@ -145,11 +144,15 @@ class MetadataStore:
     def _insert_version(
         self, conn: Connection, collection_id: int, new: NewVersion, run_id: int | None
     ) -> int:
-        next_index = conn.execute(
-            select(func.coalesce(func.max(t.versions.c.idx) + 1, 0)).where(
-                t.versions.c.collection_id == collection_id
-            )
-        ).scalar_one()
+        next_index = (
+            conn.execute(
+                update(t.collections)
+                .where(t.collections.c.id == collection_id)
+                .values(next_index=t.collections.c.next_index + 1)
+                .returning(t.collections.c.next_index)
+            ).scalar_one()
+            - 1
+        )
         result = conn.execute(
             insert(t.versions).values(
                 collection_id=collection_id,
@@ -184,6 +187,7 @@ class MetadataStore:
                     type=new.type,
                     description=new.description,
                     created_at=_now(),
+                    next_index=0,
                 )
             )
             row = conn.execute(query.with_for_update()).one()

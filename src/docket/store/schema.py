@@ -63,6 +63,9 @@ collections = Table(
     Column("type", String(128), nullable=False),
     Column("description", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Numbers are handed out from here, so a deleted version's number is never
+    # given to another version.
+    Column("next_index", Integer, nullable=False),
     UniqueConstraint("project_id", "name"),
 )
 

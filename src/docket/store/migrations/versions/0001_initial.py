@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(128), nullable=False),
         sa.Column("description", sa.Text),
         sa.Column("created_at", TZ, nullable=False),
+        sa.Column("next_index", sa.Integer, nullable=False),
         sa.UniqueConstraint("project_id", "name"),
     )
     op.create_table(
