@@ -9,7 +9,7 @@ import pytest
 
 import docket
 
-pytest_plugins = ["tests.conftest_services"]
+pytest_plugins = ["tests.conftest_services", "tests.places.local"]
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from urllib.parse import urlsplit
 
 from docket.errors import ValidationError
@@ -27,15 +29,37 @@ def scheme_of(uri: str) -> str:
     return urlsplit(uri).scheme.lower()
 
 
+# scheme -> (module, class). Modules are imported on first use, so a provider SDK
+# is needed only by the scheme that uses it; each module raises MissingExtraError
+# naming the extra to install when its SDK is absent.
+_BACKENDS: dict[str, tuple[str, str]] = {
+    "file": ("docket.storage.local", "LocalBackend"),
+}
+_instances: dict[str, Backend] = {}
+_lock = threading.Lock()
+
+
 def backend_for(uri: str) -> Backend | None:
     """The backend that handles ``uri``, or ``None`` for a scheme docket only names.
 
-    Backends are imported on first use so that a provider SDK is only needed by
-    the scheme that uses it.
+    One instance per scheme lives for the whole process, so clients and their
+    connection pools are reused across artifacts.
     """
     scheme = scheme_of(uri)
-    if scheme == "file":
-        from docket.storage.local import LocalBackend
+    if scheme == "https" and is_azure_blob_url(uri):
+        scheme = "az"
+    spec = _BACKENDS.get(scheme)
+    if spec is None:
+        return None
+    with _lock:
+        backend = _instances.get(scheme)
+        if backend is None:
+            module = importlib.import_module(spec[0])
+            backend = getattr(module, spec[1])()
+            _instances[scheme] = backend
+        return backend
 
-        return LocalBackend()
-    return None
+
+def is_azure_blob_url(uri: str) -> bool:
+    host = urlsplit(uri).hostname or ""
+    return host.endswith(".blob.core.windows.net")

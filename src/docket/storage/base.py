@@ -6,6 +6,8 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
+from docket.errors import TooManyObjectsError
+
 DEFAULT_MAX_OBJECTS = 10_000
 
 
@@ -55,6 +57,14 @@ class Backend(Protocol):
         """
         ...
 
+    def stat(self, ref: ObjectRef) -> ObjectInfo:
+        """The current metadata of the object ``ref`` names (its pinned version
+        when ``ref.version_id`` is set), without reading its bytes.
+
+        Raises ``ReferenceMissingError`` when there is no such object (or version).
+        """
+        ...
+
     def fetch(self, ref: ObjectRef, sink: Sink) -> ObjectInfo:
         """Write the bytes of ``ref`` into ``sink`` and return what was read.
 
@@ -62,3 +72,32 @@ class Backend(Protocol):
         ``ReferenceChangedError`` when it no longer matches ``ref``.
         """
         ...
+
+
+def normalize_etag(raw: str | None) -> tuple[str | None, bool]:
+    """``(etag without quotes, whether it is weak)`` from a provider's ETag value."""
+    if not raw:
+        return None, False
+    weak = raw.startswith(("W/", "w/"))
+    value = raw[2:] if weak else raw
+    return value.strip().strip('"') or None, weak
+
+
+def relative_name(key: str, prefix: str) -> str:
+    """The name of ``key`` below a folder ``prefix`` ("" or ending in "/")."""
+    return key[len(prefix) :]
+
+
+def is_folder_marker(
+    key: str, size: int | None, content_type: str | None = None
+) -> bool:
+    """Keys ending in "/" and x-directory objects stand for folders, not files."""
+    return key.endswith("/") or (
+        content_type is not None and "x-directory" in content_type and not size
+    )
+
+
+def check_limit(uri: str, count: int, max_objects: int) -> None:
+    """Stop a listing as soon as it passes ``max_objects``: never truncate."""
+    if count > max_objects:
+        raise TooManyObjectsError(uri, count, max_objects)

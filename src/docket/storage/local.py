@@ -6,7 +6,6 @@ import os
 import re
 import stat as stat_mode
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, unquote
 
@@ -142,8 +141,15 @@ class LocalBackend:
             raise ReferenceChangedError(ref.uri, f"{ref.size} bytes", f"{size} bytes")
         return ObjectInfo(uri=ref.uri, name="", size=size)
 
-    def local_path(self, uri: str) -> Path:
-        return Path(path_of(uri))
+    def stat(self, ref: ObjectRef) -> ObjectInfo:
+        path = path_of(ref.uri)
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ReferenceMissingError(ref.uri) from None
+        return ObjectInfo(
+            uri=ref.uri, name="", size=st.st_size, last_modified=str(st.st_mtime_ns)
+        )
 
 
 def _copy(source: BinaryIO, sink: Sink) -> int:
