@@ -26,6 +26,7 @@ class Settings:
     project: str
     base_url: str | None
     api_key: str | None
+    link_downloads: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,6 +39,7 @@ class Settings:
             project=os.environ.get("DOCKET_PROJECT") or DEFAULT_PROJECT,
             base_url=os.environ.get("DOCKET_BASE_URL") or None,
             api_key=os.environ.get("DOCKET_API_KEY") or None,
+            link_downloads=_link_downloads(),
         )
 
 
@@ -48,3 +50,12 @@ def _user_name() -> str:
         return "local"
     cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
     return cleaned or "local"
+
+
+def _link_downloads() -> bool:
+    value = os.environ.get("DOCKET_DOWNLOAD_LINKS", "hardlink").lower()
+    if value not in ("hardlink", "copy"):
+        raise ValueError(
+            f"DOCKET_DOWNLOAD_LINKS={value!r}: use 'hardlink' (the default) or 'copy'"
+        )
+    return value == "hardlink"

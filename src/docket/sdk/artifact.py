@@ -526,6 +526,7 @@ class Artifact:
                 allow_missing_references=allow_missing,
                 skip_cache=skip_cache,
                 on_progress=advance,
+                link=settings.link_downloads,
             )
             return downloader.download(entries, root)
 

@@ -11,7 +11,8 @@ download fails with a permission error rather than changing the other copies.
 Replacing the file (what editors and ``open(path, "w")`` on a new path do) is
 fine. A process that ignores permissions (root) can still alter a cache file
 through a link; the next download notices the changed mtime, re-hashes and
-fetches the file again.
+fetches the file again. ``DOCKET_DOWNLOAD_LINKS=copy`` makes every download
+an independent, writable copy.
 """
 
 from __future__ import annotations
@@ -94,8 +95,10 @@ class Downloader:
         skip_cache: bool = False,
         on_progress: ProgressCallback | None = None,
         workers: int = DEFAULT_WORKERS,
+        link: bool = True,
     ) -> None:
         self.blobs = blobs
+        self.link = link
         self.cache_dir = cache_dir / "objects"
         self.hash_cache = hash_cache
         self.allow_missing = allow_missing_references
@@ -105,10 +108,14 @@ class Downloader:
         self._cached: set[str] = set()
         self._written: list[tuple[FileStat, str]] = []
         self._written_to_cache: list[tuple[FileStat, str]] = []
+        self._learned: dict[str, str] = {}
+        self._newly_learned: list[tuple[str, str]] = []
 
     def download(self, entries: Sequence[ManifestEntry], root: Path) -> DownloadReport:
         report = DownloadReport()
         targets = [(entry, target_path(root, entry.path)) for entry in entries]
+        unknown = [i for e in entries if e.md5 is None and (i := _identity(e))]
+        self._learned = self.hash_cache.learned(unknown) if unknown else {}
         present = self._present(targets, root)
         report.present = [e.path for e, _ in targets if e.path in present]
         todo = [(e, t) for e, t in targets if e.path not in present]
@@ -117,6 +124,7 @@ class Downloader:
         try:
             self._transfer(todo, report)
         finally:
+            self.hash_cache.learn(self._newly_learned)
             self.hash_cache.store(self._written, under=str(root), written=True)
             self.hash_cache.store(
                 self._written_to_cache, under=str(self.cache_dir), written=True
@@ -158,25 +166,32 @@ class Downloader:
     ) -> set[str]:
         """Entries whose file is already in place with the recorded digest."""
         candidates = [
-            (entry, stat)
+            (entry, md5, stat)
             for entry, target in targets
-            if entry.md5 is not None
+            if (md5 := self._md5_of(entry)) is not None
             and (stat := _stat(target)) is not None
             and stat.size == entry.size
         ]
         digests = hash_with_cache(
-            [s for _, s in candidates], self.hash_cache, under=str(root)
+            [s for _, _, s in candidates], self.hash_cache, under=str(root)
         )
         pairs = zip(candidates, digests, strict=True)
-        return {e.path for (e, _), d in pairs if d == e.md5}
+        return {e.path for (e, md5, _), d in pairs if d == md5}
+
+    def _md5_of(self, entry: ManifestEntry) -> str | None:
+        """The MD5 the entry's bytes must have: recorded, or learned on a fetch."""
+        if entry.md5 is not None:
+            return entry.md5
+        identity = _identity(entry)
+        return self._learned.get(identity) if identity else None
 
     def _in_cache(self, entries: list[ManifestEntry]) -> set[str]:
         """Cache keys of the checked references whose cached copy is intact."""
         candidates = [
-            (key, entry.md5, stat)
+            (key, md5, stat)
             for entry in entries
             if entry.ref is not None
-            and entry.md5 is not None
+            and (md5 := self._md5_of(entry)) is not None
             and (stat := _stat(self.cache_dir / (key := _cache_key(entry)))) is not None
             and stat.size == entry.size
         ]
@@ -201,9 +216,10 @@ class Downloader:
         elif self.skip_cache:
             self._fetch_verified(entry, target)
         else:
-            _link_or_copy(self._from_cache(entry), target)
-        if entry.md5 is not None:
-            self._written.append((FileStat.of(str(target)), entry.md5))
+            _link_or_copy(self._from_cache(entry), target, link=self.link)
+        md5 = self._md5_of(entry)
+        if md5 is not None:
+            self._written.append((FileStat.of(str(target)), md5))
 
     def _copy_blob(self, entry: ManifestEntry, target: Path) -> None:
         source = self.blobs.path(entry.digest)
@@ -229,8 +245,9 @@ class Downloader:
             # Downloads are hard links to this file: read-only, so that an
             # in-place edit of one download fails instead of altering the others.
             cached.chmod(0o444)
-            if entry.md5 is not None:
-                self._written_to_cache.append((FileStat.of(str(cached)), entry.md5))
+            md5 = self._md5_of(entry)
+            if md5 is not None:
+                self._written_to_cache.append((FileStat.of(str(cached)), md5))
         return cached
 
     def _fetch_verified(self, entry: ManifestEntry, target: Path) -> None:
@@ -251,6 +268,11 @@ class Downloader:
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
+        identity = _identity(entry) if entry.md5 is None else None
+        if identity:
+            md5 = sink.md5.hexdigest()
+            self._learned[identity] = md5
+            self._newly_learned.append((identity, md5))
 
     def _fetch_unchecked(self, entry: ManifestEntry, target: Path) -> None:
         # Logged with checksum=False: fetch whatever is there now, since nothing
@@ -308,6 +330,13 @@ def _check(entry: ManifestEntry, sink: HashingWriter) -> None:
         )
 
 
+def _identity(entry: ManifestEntry) -> str | None:
+    """A name for the exact bytes a pinned reference stands for, if it has one."""
+    if entry.ref is None or not entry.is_checked or entry.md5 is not None:
+        return None
+    return "\0".join((entry.ref, entry.version_id or "", entry.digest))
+
+
 def _cache_key(entry: ManifestEntry) -> str:
     if entry.md5 is not None:
         key = f"md5-{entry.md5}"
@@ -325,9 +354,11 @@ def _temporary(target: Path) -> Path:
     )
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def _link_or_copy(source: Path, target: Path, *, link: bool) -> None:
     temporary = _temporary(target)
     try:
+        if not link:
+            raise OSError("copies requested")
         os.link(source, temporary)
     except OSError:
         shutil.copyfile(source, temporary)

@@ -130,7 +130,46 @@ class HashCache:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS folders (root TEXT PRIMARY KEY, files BLOB)"
         )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS learned (identity TEXT PRIMARY KEY, md5 TEXT) "
+            "WITHOUT ROWID"
+        )
         return conn
+
+    def learned(self, identities: Sequence[str]) -> dict[str, str]:
+        """MD5s learned while downloading remote objects, by object identity.
+
+        An identity names immutable bytes (a URI with its version or ETag), so the
+        MD5 of bytes fetched once under it vouches for local copies later.
+        """
+        found: dict[str, str] = {}
+        try:
+            with closing(self._connect()) as conn:
+                for start in range(0, len(identities), 500):
+                    chunk = identities[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    found.update(
+                        conn.execute(
+                            "SELECT identity, md5 FROM learned "
+                            f"WHERE identity IN ({marks})",
+                            chunk,
+                        ).fetchall()
+                    )
+        except sqlite3.Error as exc:
+            log.warning("hash cache %s unreadable (%s)", self.path, exc)
+        return found
+
+    def learn(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Remember the MD5 of bytes fetched under each identity."""
+        if not pairs:
+            return
+        try:
+            with closing(self._connect()) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT OR REPLACE INTO learned VALUES (?, ?)", pairs)
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.warning("hash cache %s not updated (%s)", self.path, exc)
 
     def lookup(
         self, stats: Sequence[FileStat], under: str | None = None
