@@ -296,6 +296,7 @@ class Context:
     repeat: int
     with_docket: bool
     wandb_python: Path
+    load_at_start: float = field(default_factory=lambda: os.getloadavg()[0])
 
 
 def log(message: str) -> None:
@@ -506,6 +507,11 @@ def print_report(ctx: Context, results: Results, wandb_version: str) -> None:
     if not ctx.with_docket:
         print("docket: NOT importable (import docket; docket.Artifact) - skipped")
     print("re-add: a second process over the same DOCKET_HOME / WANDB_* dirs")
+    load_now = os.getloadavg()[0]
+    print(
+        f"1-min load average: {ctx.load_at_start:.2f} at start, {load_now:.2f} at end"
+        f" ({os.cpu_count()} CPUs; other work on the machine adds noise)"
+    )
     print()
     print(comparison_table(results, wandb_version))
     print()
@@ -519,6 +525,7 @@ def write_json(path: Path, ctx: Context, results: Results, wandb_version: str) -
         "repeat": ctx.repeat,
         "docket_measured": ctx.with_docket,
         "wandb_version": wandb_version,
+        "load_average_1min": {"start": ctx.load_at_start, "end": os.getloadavg()[0]},
         "data": {"small": SMALL.as_dict(), "large": LARGE.as_dict()},
         "results": {
             name: {
