@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import docket
-import docket.storage.hashing
+import docket.storage.hashcache
 from docket.errors import TooManyObjectsError, ValidationError
+from docket.storage.hashing import FileStat
 
 MD5_ALPHA = "9f9f90dbe3e5ee1218c86b8839db1995"  # md5(b"alpha\n")
 MD5_BRAVO = "df34f5f71a4e812327ac9b04538386af"  # md5(b"bravo\n")
@@ -273,17 +275,17 @@ def test_symlink_loop_terminates(folder: Path) -> None:
 
 
 class Md5Spy:
-    """Counts the files docket reads to hash them."""
+    """Records the files docket hands to its hasher, i.e. the files it reads."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.paths: list[str] = []
-        real = docket.storage.hashing.md5_file
+        real = docket.storage.hashcache.md5_files
 
-        def spy(path: str, *args: Any, **kwargs: Any) -> tuple[str, int]:
-            self.paths.append(path)
-            return real(path, *args, **kwargs)
+        def spy(stats: Sequence[FileStat], *args: Any, **kwargs: Any) -> list[str]:
+            self.paths.extend(s.path for s in stats)
+            return real(stats, *args, **kwargs)
 
-        monkeypatch.setattr(docket.storage.hashing, "md5_file", spy)
+        monkeypatch.setattr(docket.storage.hashcache, "md5_files", spy)
 
     def take(self) -> list[str]:
         taken, self.paths = sorted(self.paths), []

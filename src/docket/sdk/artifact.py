@@ -17,7 +17,8 @@ from docket.sdk import session
 from docket.sdk.download import Downloader, DownloadReport, target_path
 from docket.sdk.references import reference_entries
 from docket.sdk.staging import StagingArea
-from docket.storage.hashing import FileStat, hash_with_cache
+from docket.storage.hashcache import hash_with_cache
+from docket.storage.hashing import FileStat
 from docket.storage.local import LocalBackend, path_of
 from docket.store import INPUT, OUTPUT, Store, VersionRecord
 

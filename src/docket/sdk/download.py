@@ -38,7 +38,8 @@ from docket.manifest import ManifestEntry
 from docket.manifest.paths import clean_entry_path
 from docket.progress import ProgressCallback
 from docket.storage import Backend, ObjectRef, backend_for
-from docket.storage.hashing import FileStat, HashCache, hash_with_cache
+from docket.storage.hashcache import HashCache, hash_with_cache
+from docket.storage.hashing import FileStat
 from docket.store import BlobStore
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from docket.manifest.entry import NO_CHECKSUMS
 from docket.manifest.paths import clean_entry_path, join_entry_path
 from docket.progress import ProgressCallback
 from docket.storage import DEFAULT_MAX_OBJECTS, ObjectInfo, backend_for, scheme_of
-from docket.storage.hashing import HashCache
+from docket.storage.hashcache import HashCache
 from docket.storage.local import LocalBackend
 
 

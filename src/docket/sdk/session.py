@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from docket.config import Settings
 from docket.errors import ValidationError
-from docket.storage.hashing import HashCache
+from docket.storage.hashcache import HashCache
 from docket.store import Store, embedded_store
 
 

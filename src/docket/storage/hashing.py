@@ -1,33 +1,31 @@
-"""MD5 of local files: in parallel across cores, remembered across calls.
+"""MD5 of local files, on every core.
 
-hashlib releases the GIL while it digests buffers larger than 2 KiB, so threads
-hash on every core; small files are grouped into batches so that scheduling costs
-stay below reading costs. The cache keys a digest by (path, size, mtime, inode):
-re-adding an unchanged folder reads no file content at all.
+Large files are hashed by threads: hashlib releases the GIL while it digests, so
+two threads keep two cores busy. Small files are dominated by per-file Python
+work, which threads cannot spread; on Linux a folder of thousands of small files
+is split between forked worker processes that send back fixed-width hex digests
+through a pipe. Any failure in a worker (a file vanished, a read error) makes
+the parent hash that share itself, so errors surface exactly as in one process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import marshal
 import os
-import sqlite3
-import time
-from collections.abc import Callable, Iterable, Sequence
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
-from pathlib import Path
 from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
-BATCH_BYTES = 4 << 20
-BATCH_FILES = 256
-# A file modified within this many seconds of being hashed may change again
-# without its mtime moving (coarse timestamps); such digests are not cached.
-RACY_SECONDS = 1.0
+SMALL = 1 << 20
+# Below this many small files a fork costs more than it saves.
+FORK_MIN_FILES = 2000
+DIGEST_WIDTH = 32
 
 
 class FileStat(NamedTuple):
@@ -67,25 +65,33 @@ def md5_files(
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """MD5 of every file, in order; re-reads a file once if it changed meanwhile."""
-    batches = _batches(stats)
-    workers = workers or min(32, os.cpu_count() or 1)
+    """MD5 of every file, in order; a file that changed meanwhile is read again."""
+    workers = workers or os.cpu_count() or 1
     results: list[str] = [""] * len(stats)
-
-    def run(batch: range) -> None:
-        for i in batch:
-            results[i] = _md5_stable(stats[i])
-        if on_progress is not None:
-            on_progress(sum(stats[i].size for i in batch))
-
-    if workers == 1 or len(batches) == 1:
-        for batch in batches:
-            run(batch)
-        return results
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="md5") as pool:
-        for future in [pool.submit(run, b) for b in batches]:
-            future.result()
+    small = [i for i, s in enumerate(stats) if s.size < SMALL]
+    large = [i for i, s in enumerate(stats) if s.size >= SMALL]
+    # Small files first: forking is only safe before the pool starts its threads.
+    _hash_small(stats, small, results, workers, on_progress)
+    if large:
+        with ThreadPoolExecutor(workers, thread_name_prefix="md5") as pool:
+            futures = [
+                pool.submit(_hash_large, stats[i], results, i, on_progress)
+                for i in large
+            ]
+            for future in futures:
+                future.result()
     return results
+
+
+def _hash_large(
+    stat: FileStat,
+    results: list[str],
+    index: int,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    results[index] = _md5_stable(stat)
+    if on_progress is not None:
+        on_progress(stat.size)
 
 
 def _md5_stable(stat: FileStat) -> str:
@@ -96,170 +102,84 @@ def _md5_stable(stat: FileStat) -> str:
     return digest
 
 
-def _batches(stats: Sequence[FileStat]) -> list[range]:
-    """Split indexes into runs of small files; every large file is a run of its own."""
-    batches: list[range] = []
-    start, nbytes = 0, 0
-    for i, stat in enumerate(stats):
-        count = i - start
-        if count and (nbytes + stat.size > BATCH_BYTES or count >= BATCH_FILES):
-            batches.append(range(start, i))
-            start, nbytes = i, 0
-        nbytes += stat.size
-    if start < len(stats):
-        batches.append(range(start, len(stats)))
-    return batches
-
-
-class HashCache:
-    """Digests of local files keyed by (path, size, mtime, inode), kept in SQLite.
-
-    Files are grouped by the folder they were hashed under: one row holds the
-    whole folder as a marshalled mapping, so checking 10,000 unchanged files is
-    one indexed read instead of 10,000 row reads. The cache is an optimisation
-    only: when it cannot be read or written, docket logs a warning and hashes.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS folders (root TEXT PRIMARY KEY, files BLOB)"
+def _md5_small_run(stats: Sequence[FileStat]) -> list[str]:
+    """MD5 of small files in one tight loop: one open, read and close per file."""
+    md5, open_, read, close, flags = (
+        hashlib.md5,
+        os.open,
+        os.read,
+        os.close,
+        os.O_RDONLY,
+    )
+    digests = []
+    for stat in stats:
+        fd = open_(stat[0], flags)
+        try:
+            data = read(fd, stat[1] + 1)
+        finally:
+            close(fd)
+        digests.append(
+            md5(data).hexdigest() if len(data) == stat[1] else _md5_stable(stat)
         )
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS learned (identity TEXT PRIMARY KEY, md5 TEXT) "
-            "WITHOUT ROWID"
-        )
-        return conn
-
-    def learned(self, identities: Sequence[str]) -> dict[str, str]:
-        """MD5s learned while downloading remote objects, by object identity.
-
-        An identity names immutable bytes (a URI with its version or ETag), so the
-        MD5 of bytes fetched once under it vouches for local copies later.
-        """
-        found: dict[str, str] = {}
-        try:
-            with closing(self._connect()) as conn:
-                for start in range(0, len(identities), 500):
-                    chunk = identities[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    found.update(
-                        conn.execute(
-                            "SELECT identity, md5 FROM learned "
-                            f"WHERE identity IN ({marks})",
-                            chunk,
-                        ).fetchall()
-                    )
-        except sqlite3.Error as exc:
-            log.warning("hash cache %s unreadable (%s)", self.path, exc)
-        return found
-
-    def learn(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Remember the MD5 of bytes fetched under each identity."""
-        if not pairs:
-            return
-        try:
-            with closing(self._connect()) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany("INSERT OR REPLACE INTO learned VALUES (?, ?)", pairs)
-                conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            log.warning("hash cache %s not updated (%s)", self.path, exc)
-
-    def lookup(
-        self, stats: Sequence[FileStat], under: str | None = None
-    ) -> dict[str, str]:
-        """Digests of the files in ``stats`` whose recorded stat still matches.
-
-        ``under`` names the folder the files were hashed under (by default
-        their common path); it must match the one given to ``store``.
-        """
-        if not stats:
-            return {}
-        try:
-            with closing(self._connect()) as conn:
-                known = self._load(conn, under or _common_root(stats))
-        except (sqlite3.Error, ValueError, EOFError, TypeError) as exc:
-            log.warning(
-                "hash cache %s unreadable (%s); hashing every file", self.path, exc
-            )
-            return {}
-        hits: dict[str, str] = {}
-        for stat in stats:
-            row = known.get(stat[0])
-            if row is not None and row[0] == stat[1] and row[1:3] == stat[2:]:
-                hits[stat[0]] = row[3]
-        return hits
-
-    def store(
-        self,
-        items: Iterable[tuple[FileStat, str]],
-        *,
-        under: str | None = None,
-        written: bool = False,
-    ) -> None:
-        """Remember digests, except those of files modified a moment ago.
-
-        ``written`` marks files docket wrote itself from bytes it verified; their
-        digests are known exactly, so even a fresh mtime is trusted.
-        """
-        horizon = time.time_ns() - (0 if written else int(RACY_SECONDS * 1e9))
-        fresh = [(s, d) for s, d in items if s.mtime_ns < horizon]
-        if not fresh:
-            return
-        root = under or _common_root([s for s, _ in fresh])
-        try:
-            with closing(self._connect()) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                known = self._load(conn, root)
-                for s, digest in fresh:
-                    known[s.path] = (s.size, s.mtime_ns, s.inode, digest)
-                conn.execute(
-                    "INSERT OR REPLACE INTO folders VALUES (?, ?)",
-                    (root, marshal.dumps(known)),
-                )
-                conn.execute("COMMIT")
-        except (sqlite3.Error, ValueError, EOFError, TypeError) as exc:
-            log.warning("hash cache %s not updated (%s)", self.path, exc)
-
-    @staticmethod
-    def _load(
-        conn: sqlite3.Connection, root: str
-    ) -> dict[str, tuple[int, int, int, str]]:
-        row = conn.execute(
-            "SELECT files FROM folders WHERE root = ?", (root,)
-        ).fetchone()
-        if row is None:
-            return {}
-        known: dict[str, tuple[int, int, int, str]] = marshal.loads(row[0])
-        return known
+    return digests
 
 
-def _common_root(stats: Sequence[FileStat]) -> str:
-    if len(stats) == 1:
-        return stats[0].path
-    return os.path.commonpath([s.path for s in stats])
-
-
-def hash_with_cache(
+def _hash_small(
     stats: Sequence[FileStat],
-    cache: HashCache | None,
-    *,
-    under: str | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> list[str]:
-    """MD5 of every file, reading only those the cache does not vouch for."""
-    hits = cache.lookup(stats, under) if cache is not None else {}
-    misses = [s for s in stats if s.path not in hits]
-    if on_progress is not None and hits:
-        on_progress(sum(s.size for s in stats if s.path in hits))
-    fresh = md5_files(misses, on_progress=on_progress)
-    if cache is not None and misses:
-        cache.store(zip(misses, fresh, strict=True), under=under)
-    computed = dict(zip((s.path for s in misses), fresh, strict=True))
-    return [hits.get(s.path) or computed[s.path] for s in stats]
+    indexes: list[int],
+    results: list[str],
+    workers: int,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    shares = [indexes[k::workers] for k in range(workers)] if workers > 1 else [indexes]
+    shares = [share for share in shares if share]
+    if len(shares) > 1 and len(indexes) >= FORK_MIN_FILES and _can_fork():
+        digests = _in_forked_workers([[stats[i] for i in share] for share in shares])
+    else:
+        digests = [_md5_small_run([stats[i] for i in share]) for share in shares]
+    for share, share_digests in zip(shares, digests, strict=True):
+        for i, digest in zip(share, share_digests, strict=True):
+            results[i] = digest
+    if on_progress is not None:
+        on_progress(sum(stats[i].size for i in indexes))
+
+
+def _can_fork() -> bool:
+    # Forking a process that runs other threads can deadlock on locks they hold;
+    # the workers only read files and write a pipe, but stay safe regardless.
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def _in_forked_workers(shares: list[list[FileStat]]) -> list[list[str]]:
+    """Hash the first share here and every other share in a forked child."""
+    children: list[tuple[int, int, list[FileStat]]] = []
+    for share in shares[1:]:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: hash, send fixed-width digests, leave at once
+            os.close(read_end)
+            code = 1
+            try:
+                payload = "".join(_md5_small_run(share)).encode()
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(payload)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end, share))
+    results = [_md5_small_run(shares[0])]
+    for pid, read_end, share in children:
+        results.append(_collect(pid, read_end, share))
+    return results
+
+
+def _collect(pid: int, read_end: int, share: list[FileStat]) -> list[str]:
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or len(payload) != DIGEST_WIDTH * len(share):
+        log.debug("hash worker %d failed; hashing its share here", pid)
+        return _md5_small_run(share)
+    text = payload.decode()
+    return [text[k : k + DIGEST_WIDTH] for k in range(0, len(text), DIGEST_WIDTH)]

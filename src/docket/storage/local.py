@@ -17,7 +17,8 @@ from docket.errors import (
     ValidationError,
 )
 from docket.storage.base import ObjectInfo, ObjectRef, Sink
-from docket.storage.hashing import CHUNK, FileStat, HashCache, hash_with_cache
+from docket.storage.hashcache import HashCache, hash_with_cache
+from docket.storage.hashing import CHUNK, FileStat
 
 ProgressCallback = Callable[[int], None]
 
@@ -69,13 +70,18 @@ class LocalBackend:
             under=root,
             on_progress=self.on_progress,
         )
+        root_uri = uri_of(root)
         for (name, st), digest in zip(stats, digests, strict=True):
+            # Positional arguments: this loop runs once per file of a folder.
             yield ObjectInfo(
-                uri=uri_of(st.path) if name else uri_of(root),
-                name=name,
-                size=st.size,
-                checksums={"md5": digest},
-                last_modified=str(st.mtime_ns),
+                uri_of(st.path) if name else root_uri,
+                name,
+                st.size,
+                None,
+                False,
+                None,
+                {"md5": digest},
+                str(st.mtime_ns),
             )
 
     def list_files(
@@ -94,7 +100,7 @@ class LocalBackend:
             raise ValidationError(f"{uri} is neither a file nor a directory")
         found: list[tuple[str, FileStat]] = []
         self._walk(root, "", {(st.st_dev, st.st_ino)}, found, uri, max_objects)
-        found.sort(key=lambda item: item[0])
+        found.sort()  # names are unique, so tuples order by name alone
         return found
 
     def _walk(
