@@ -8,13 +8,14 @@ from docket.errors import NotFoundError, ValidationError
 from docket.names import parse_artifact_path
 from docket.sdk import session
 from docket.sdk.artifact import Artifact
-from docket.store import INPUT, OUTPUT, RunRecord, Store
+from docket.store import INPUT, OUTPUT, RunRecord
+from docket.store.protocol import StoreAPI
 
 
 class ApiRun:
     """A run as read back from the store."""
 
-    def __init__(self, record: RunRecord, store: Store) -> None:
+    def __init__(self, record: RunRecord, store: StoreAPI) -> None:
         self._record = record
         self._store = store
 

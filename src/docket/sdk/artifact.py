@@ -20,7 +20,8 @@ from docket.sdk.staging import StagingArea
 from docket.storage.hashcache import hash_with_cache
 from docket.storage.hashing import FileStat
 from docket.storage.local import LocalBackend, path_of
-from docket.store import INPUT, OUTPUT, Store, VersionRecord
+from docket.store import INPUT, OUTPUT, VersionRecord
+from docket.store.protocol import StoreAPI
 
 if TYPE_CHECKING:
     from docket.sdk.api import ApiRun
@@ -52,12 +53,12 @@ class Artifact:
         self._staged: dict[str, Path] = {}
         self._staging: StagingArea | None = None
         self._record: VersionRecord | None = None
-        self._store: Store | None = None
+        self._store: StoreAPI | None = None
         self._aliases: list[str] = []
         self._state = PENDING
 
     @classmethod
-    def _from_record(cls, record: VersionRecord, store: Store) -> Artifact:
+    def _from_record(cls, record: VersionRecord, store: StoreAPI) -> Artifact:
         artifact = cls.__new__(cls)
         artifact._name = record.name
         artifact._type = record.type
@@ -394,7 +395,7 @@ class Artifact:
         store.metadata.set_aliases(
             self._record.id, [a for a in self._aliases if a != "latest"]
         )
-        self._bind(store.metadata._version_by_id(self._record.id))
+        self._bind(store.metadata.get_version_by_id(self._record.id))
 
     def delete(self, delete_aliases: bool = False) -> None:
         record = self._logged("delete")
@@ -407,7 +408,7 @@ class Artifact:
 
     def _commit(
         self,
-        store: Store,
+        store: StoreAPI,
         *,
         entity: str,
         project: str,
@@ -497,7 +498,7 @@ class Artifact:
             )
         return self._record
 
-    def _require_store(self) -> Store:
+    def _require_store(self) -> StoreAPI:
         if self._store is None:
             self._store = session.current_store()
         return self._store

@@ -31,7 +31,6 @@ from docket.errors import (
     DocketError,
     ReferenceChangedError,
     ReferenceMissingError,
-    StorageError,
     ValidationError,
 )
 from docket.manifest import ManifestEntry
@@ -40,7 +39,7 @@ from docket.progress import ProgressCallback
 from docket.storage import Backend, ObjectRef, backend_for
 from docket.storage.hashcache import HashCache, hash_with_cache
 from docket.storage.hashing import FileStat
-from docket.store import BlobStore
+from docket.store.protocol import BlobAPI
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ class Downloader:
     def __init__(
         self,
         *,
-        blobs: BlobStore,
+        blobs: BlobAPI,
         cache_dir: Path,
         hash_cache: HashCache,
         allow_missing_references: bool = False,
@@ -223,18 +222,14 @@ class Downloader:
             self._written.append((FileStat.of(str(target)), md5))
 
     def _copy_blob(self, entry: ManifestEntry, target: Path) -> None:
-        source = self.blobs.path(entry.digest)
         temporary = _temporary(target)
         try:
-            shutil.copyfile(source, temporary)
-        except FileNotFoundError:
-            raise StorageError(
-                f"stored file {entry.path} ({entry.digest}) is missing from "
-                f"{self.blobs.root}; the store is damaged"
-            ) from None
-        if self.on_progress is not None and entry.size:
-            self.on_progress(entry.size)
-        os.replace(temporary, target)
+            self.blobs.copy_to(entry.digest, temporary)
+            if self.on_progress is not None and entry.size:
+                self.on_progress(entry.size)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def _from_cache(self, entry: ManifestEntry) -> Path:
         """The cache file holding the entry's bytes, fetched first if needed."""

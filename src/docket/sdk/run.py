@@ -14,7 +14,7 @@ from docket.errors import ValidationError
 from docket.names import parse_artifact_path, validate_name
 from docket.sdk import session
 from docket.sdk.artifact import Artifact
-from docket.store import Store
+from docket.store.protocol import StoreAPI
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -37,7 +37,7 @@ class Run:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreAPI,
         settings: Settings,
         *,
         entity: str,

@@ -5,14 +5,15 @@ from __future__ import annotations
 from docket.config import Settings
 from docket.errors import ValidationError
 from docket.storage.hashcache import HashCache
-from docket.store import Store, embedded_store
+from docket.store import embedded_store
+from docket.store.protocol import StoreAPI
 
 
 def current_settings() -> Settings:
     return Settings.from_env()
 
 
-def current_store(settings: Settings | None = None) -> Store:
+def current_store(settings: Settings | None = None) -> StoreAPI:
     settings = settings or current_settings()
     if settings.base_url is not None:
         raise ValidationError(

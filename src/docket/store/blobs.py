@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
-from docket.errors import IntegrityError, NotFoundError
+from docket.errors import IntegrityError, NotFoundError, StorageError
 
 
 class BlobStore:
@@ -52,6 +53,21 @@ class BlobStore:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(temporary, target)
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` that the store does not hold yet."""
+        return {key for key in keys if not self.has(key)}
+
+    def copy_to(self, key: str, destination: Path) -> None:
+        """Write a copy of blob ``key`` to ``destination`` (never a link: blobs are
+        shared by every version that holds the content)."""
+        try:
+            shutil.copyfile(self.path(key), destination)
+        except FileNotFoundError:
+            raise StorageError(
+                f"blob {key} is missing from {self.root}; the store is damaged, "
+                f"restore it from a backup"
+            ) from None
 
     def get_bytes(self, key: str) -> bytes:
         try:

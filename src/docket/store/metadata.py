@@ -106,7 +106,7 @@ class MetadataStore:
             try:
                 with self.engine.begin() as conn:
                     version_id, created = self._log_version(conn, new)
-                return self._version_by_id(version_id), created
+                return self.get_version_by_id(version_id), created
             except sa_exc.IntegrityError as exc:
                 # Another writer created the same collection or number first; the
                 # retry sees its row. SQLite never gets here: it queues writers.
@@ -501,7 +501,7 @@ class MetadataStore:
             .join(t.entities, t.entities.c.id == t.projects.c.entity_id)
         )
 
-    def _version_by_id(self, version_id: int) -> VersionRecord:
+    def get_version_by_id(self, version_id: int) -> VersionRecord:
         with self.engine.connect() as conn:
             row = conn.execute(
                 self._versions_query().where(t.versions.c.id == version_id)
