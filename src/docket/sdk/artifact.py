@@ -14,12 +14,11 @@ from docket.manifest.paths import clean_entry_path, join_entry_path
 from docket.names import validate_name, validate_type
 from docket.progress import byte_progress
 from docket.sdk import session
-from docket.sdk.download import Downloader, DownloadReport, target_path
+from docket.sdk.download import Downloader, DownloadReport
 from docket.sdk.references import reference_entries
 from docket.sdk.staging import StagingArea
-from docket.storage.hashcache import hash_with_cache
-from docket.storage.hashing import FileStat
-from docket.storage.local import LocalBackend, path_of
+from docket.sdk.verify import extra_files, local_copy_problems, reference_problems
+from docket.storage.local import LocalBackend
 from docket.store import INPUT, OUTPUT, VersionRecord
 from docket.store.protocol import StoreAPI
 
@@ -290,7 +289,7 @@ class Artifact:
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
         """Make ``root`` hold exactly this version: download, then delete extras."""
         target = self._root(root)
-        for extra in self._extra_files(target):
+        for extra in extra_files(self.manifest, target):
             extra.unlink()
         _remove_empty_dirs(target)
         self._downloader_run(list(self.manifest), target, False, False)
@@ -300,58 +299,15 @@ class Artifact:
         """Check a downloaded copy and every referenced object against the manifest.
 
         Raises ``IntegrityError`` naming each file that is missing, extra or
-        different, and each local reference whose source no longer matches.
+        different, and each reference whose source is gone or changed.
         """
         target = self._root(root)
-        problems = self._local_problems(target)
-        problems += self._reference_problems()
+        problems = local_copy_problems(self.manifest, target)
+        problems += reference_problems(self.manifest)
         if problems:
             shown = "; ".join(problems[:20])
             more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
             raise IntegrityError(f"{self.name} does not verify: {shown}{more}")
-
-    def _local_problems(self, target: Path) -> list[str]:
-        entries = list(self.manifest)
-        stats: list[FileStat] = []
-        problems = [f"{p}: extra file" for p in map(str, self._extra_files(target))]
-        for entry in entries:
-            try:
-                stats.append(FileStat.of(str(target_path(target, entry.path))))
-            except FileNotFoundError:
-                problems.append(f"{entry.path}: missing under {target}")
-        present = {s.path: s for s in stats}
-        checkable = [
-            (e, present[str(target_path(target, e.path))])
-            for e in entries
-            if str(target_path(target, e.path)) in present and e.md5 is not None
-        ]
-        digests = hash_with_cache(
-            [s for _, s in checkable], session.hash_cache(), under=str(target)
-        )
-        for (entry, _), digest in zip(checkable, digests, strict=True):
-            if digest != entry.md5:
-                problems.append(f"{entry.path}: md5 {digest}, expected {entry.md5}")
-        return problems
-
-    def _reference_problems(self) -> list[str]:
-        """Local references whose source is gone or no longer has the logged MD5."""
-        checked: list[tuple[ManifestEntry, FileStat]] = []
-        problems: list[str] = []
-        for entry in self.manifest:
-            if not (entry.ref and entry.ref.startswith("file:") and entry.md5):
-                continue
-            try:
-                checked.append((entry, FileStat.of(path_of(entry.ref))))
-            except (FileNotFoundError, NotADirectoryError):
-                problems.append(f"{entry.path}: reference {entry.ref} is gone")
-        digests = hash_with_cache([s for _, s in checked], session.hash_cache())
-        for (entry, _), digest in zip(checked, digests, strict=True):
-            if digest != entry.md5:
-                problems.append(
-                    f"{entry.path}: reference {entry.ref} changed "
-                    f"(md5 {digest}, expected {entry.md5})"
-                )
-        return problems
 
     def logged_by(self) -> ApiRun | None:
         from docket.sdk.api import ApiRun
@@ -531,18 +487,6 @@ class Artifact:
                 link=settings.link_downloads,
             )
             return downloader.download(entries, root)
-
-    def _extra_files(self, root: Path) -> list[Path]:
-        if not root.is_dir():
-            return []
-        wanted = {str(target_path(root, p)) for p in self.manifest.entries}
-        found = []
-        for folder, _dirs, names in os.walk(root):
-            for file_name in names:
-                path = os.path.join(folder, file_name)
-                if path not in wanted:
-                    found.append(Path(path))
-        return found
 
 
 def _remove_empty_dirs(root: Path) -> None:
