@@ -76,6 +76,8 @@ class ReferenceChangedError(IntegrityError):
             hint = "the pinned version is gone too"
         elif uri.startswith("file:"):
             hint = "local files keep no history, so the logged bytes are gone"
+        elif uri.startswith(("http:", "https:")) and ".blob.core." not in uri:
+            hint = "web servers keep no history, so the logged bytes are gone"
         else:
             hint = "no version of it was pinned; enable versioning to keep old bytes"
         super().__init__(

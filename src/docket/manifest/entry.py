@@ -16,8 +16,8 @@ class ManifestEntry(NamedTuple):
     100,000 entries are built in one go and a tuple is three times cheaper to make.
 
     ``digest`` carries its algorithm: ``md5:<hex>`` for content hashes, ``etag:<etag>``
-    for objects known by their ETag, ``uri:<uri>`` for references logged without
-    checksums. ``ref`` is set for references and ``None`` for stored files.
+    for objects known by their ETag, ``lastmod:<time>/<size>`` for web servers that
+    send no ETag, ``uri:<uri>`` for references logged without checksums. ``ref`` is set for references and ``None`` for stored files.
     """
 
     path: str

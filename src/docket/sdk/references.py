@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from docket.errors import ValidationError
 from docket.manifest import ManifestEntry
@@ -64,6 +64,10 @@ def _entry(
             checksums = NO_CHECKSUMS  # the digest already says it
     elif info.etag:
         digest = "etag:" + info.etag
+    elif info.last_modified and info.size is not None:
+        # A server without ETags: its Last-Modified time and length are all
+        # there is to recognise the bytes by.
+        digest = f"lastmod:{info.last_modified}/{info.size}"
     else:
         digest = "uri:" + info.uri
     return ManifestEntry(
@@ -81,4 +85,4 @@ def _entry(
 
 
 def _basename(uri: str) -> str:
-    return posixpath.basename(urlsplit(uri).path.rstrip("/"))
+    return unquote(posixpath.basename(urlsplit(uri).path.rstrip("/")))

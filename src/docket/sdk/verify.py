@@ -101,7 +101,15 @@ def _remote_problem(entry: ManifestEntry) -> str | None:
     backend = backend_for(entry.ref)
     if backend is None:
         return None
-    ref = ObjectRef(entry.ref, entry.version_id, entry.etag, entry.size, entry.endpoint)
+    ref = ObjectRef(
+        entry.ref,
+        entry.version_id,
+        entry.etag,
+        entry.size,
+        entry.endpoint,
+        entry.etag_weak,
+        entry.last_modified,
+    )
     where = f"{entry.path}: reference {entry.ref}"
     try:
         info = backend.stat(ref)
@@ -111,4 +119,10 @@ def _remote_problem(entry: ManifestEntry) -> str | None:
         return f"{where} has {info.size} bytes, expected {entry.size}"
     if entry.version_id is None and entry.etag and info.etag != entry.etag:
         return f"{where} has ETag {info.etag}, expected {entry.etag}"
+    if entry.etag is None and entry.last_modified and info.last_modified:
+        if info.last_modified != entry.last_modified:
+            return (
+                f"{where} was modified {info.last_modified}, "
+                f"expected {entry.last_modified}"
+            )
     return None

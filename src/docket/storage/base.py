@@ -39,6 +39,8 @@ class ObjectRef(NamedTuple):
     etag: str | None = None
     size: int | None = None
     endpoint: str | None = None
+    etag_weak: bool = False
+    last_modified: str | None = None
 
 
 class Sink(Protocol):
