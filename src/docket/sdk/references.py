@@ -11,6 +11,7 @@ from docket.manifest.entry import NO_CHECKSUMS
 from docket.manifest.paths import clean_entry_path, join_entry_path
 from docket.progress import ProgressCallback
 from docket.storage import DEFAULT_MAX_OBJECTS, ObjectInfo, backend_for, scheme_of
+from docket.storage.base import strip_secrets
 from docket.storage.hashcache import HashCache
 from docket.storage.local import LocalBackend
 
@@ -38,7 +39,9 @@ def reference_entries(
     if isinstance(backend, LocalBackend):
         backend = LocalBackend(hash_cache, on_progress, on_total)
     if backend is None or not checksum:
-        # Nothing is read from storage: the URI itself is what gets recorded.
+        # Nothing is read from storage: the URI itself is what gets recorded,
+        # minus any credential it carries (a SAS token, a presigned signature).
+        uri = strip_secrets(uri)
         path = name or _basename(uri) or scheme
         return [ManifestEntry(path=path, digest=f"uri:{uri}", ref=uri)]
     content_digest = scheme == "file"

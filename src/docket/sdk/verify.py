@@ -119,10 +119,13 @@ def _remote_problem(entry: ManifestEntry) -> str | None:
         return f"{where} has {info.size} bytes, expected {entry.size}"
     if entry.version_id is None and entry.etag and info.etag != entry.etag:
         return f"{where} has ETag {info.etag}, expected {entry.etag}"
-    if entry.etag is None and entry.last_modified and info.last_modified:
-        if info.last_modified != entry.last_modified:
-            return (
-                f"{where} was modified {info.last_modified}, "
-                f"expected {entry.last_modified}"
-            )
+    if (
+        entry.etag is None
+        and entry.last_modified
+        and info.last_modified
+        and info.last_modified != entry.last_modified
+    ):
+        return (
+            f"{where} was modified {info.last_modified}, expected {entry.last_modified}"
+        )
     return None

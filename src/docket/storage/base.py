@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from docket.errors import TooManyObjectsError
 
@@ -103,3 +104,28 @@ def check_limit(uri: str, count: int, max_objects: int) -> None:
     """Stop a listing as soon as it passes ``max_objects``: never truncate."""
     if count > max_objects:
         raise TooManyObjectsError(uri, count, max_objects)
+
+
+# Query parameters that carry credentials: presigned S3/GCS URLs, Azure SAS
+# tokens, API keys. Such values are never recorded in a manifest.
+_SECRET_PARAMS = frozenset(
+    {"sig", "key", "apikey", "api_key", "x-api-key", "auth", "awsaccesskeyid"}
+    | {"se", "sp", "sv", "sr", "st", "ss", "srt", "spr", "skoid", "sktid", "skt"}
+    | {"ske", "sks", "skv", "sdd", "x-amz-date", "x-amz-algorithm", "x-goog-date"}
+)
+_SECRET_WORDS = ("signature", "token", "secret", "password", "credential")
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether a query parameter named ``name`` carries (part of) a credential."""
+    lowered = name.lower()
+    return lowered in _SECRET_PARAMS or any(w in lowered for w in _SECRET_WORDS)
+
+
+def strip_secrets(uri: str) -> str:
+    """``uri`` without user info and without credential-carrying query parameters."""
+    parts = urlsplit(uri)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = urlencode([(k, v) for k, v in query if not is_secret_param(k)])
+    return urlunsplit((parts.scheme, netloc, parts.path, kept, parts.fragment))

@@ -38,7 +38,13 @@ from docket.errors import (
     StorageError,
     ValidationError,
 )
-from docket.storage.base import ObjectInfo, ObjectRef, Sink, normalize_etag
+from docket.storage.base import (
+    ObjectInfo,
+    ObjectRef,
+    Sink,
+    is_secret_param,
+    normalize_etag,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -53,10 +59,6 @@ MAX_RETRY_AFTER_SECONDS = 10.0
 TIMEOUT_SECONDS = 60.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-SECRET_PARAMS = frozenset(
-    {"sig", "key", "apikey", "api_key", "x-api-key", "auth", "awsaccesskeyid"}
-)
-SECRET_PARAM_WORDS = ("signature", "token", "secret", "password", "credential")
 # The file as stored, never gzip-ed on the fly, so sizes and ETags describe it.
 IDENTITY = {"Accept-Encoding": "identity"}
 
@@ -85,8 +87,7 @@ def canonical_uri(uri: str) -> str:
 
 def _secret_param(query: str) -> str | None:
     for name, _ in parse_qsl(query, keep_blank_values=True):
-        lowered = name.lower()
-        if lowered in SECRET_PARAMS or any(w in lowered for w in SECRET_PARAM_WORDS):
+        if is_secret_param(name):
             return name
     return None
 
