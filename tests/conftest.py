@@ -1,29 +1,54 @@
-"""Every test runs against a fresh embedded store in its own temporary folder."""
+"""Every test runs against a fresh store in its own temporary folder.
+
+With ``--store=remote`` the store is a real tracking server and the test's own
+user on it (tests/conftest_store.py); DOCKET_HOME still holds the cache.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import docket
 
-pytest_plugins = ["tests.conftest_services", "tests.places.local"]
+if TYPE_CHECKING:
+    from tests.conftest_store import StoreUser
+
+pytest_plugins = [
+    "tests.conftest_services",
+    "tests.conftest_store",
+    "tests.places.local",
+    "tests.places.s3",
+    "tests.places.gcs",
+    "tests.places.azure",
+    "tests.places.http",
+]
 
 
 @pytest.fixture(autouse=True)
-def docket_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def docket_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_user: StoreUser
+) -> Iterator[Path]:
     """A private DOCKET_HOME, cache and working directory for each test."""
     home = tmp_path / "docket-home"
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.setenv("DOCKET_HOME", str(home))
-    monkeypatch.setenv("DOCKET_ENTITY", "tester")
+    monkeypatch.setenv("DOCKET_ENTITY", store_user.entity)
     monkeypatch.delenv("DOCKET_CACHE_DIR", raising=False)
     monkeypatch.delenv("DOCKET_ARTIFACT_DIR", raising=False)
     monkeypatch.delenv("DOCKET_PROJECT", raising=False)
-    monkeypatch.delenv("DOCKET_BASE_URL", raising=False)
+    for name, value in (
+        ("DOCKET_BASE_URL", store_user.base_url),
+        ("DOCKET_API_KEY", store_user.api_key),
+    ):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     monkeypatch.setenv("DOCKET_PROGRESS", "0")
     monkeypatch.chdir(work)
     yield home

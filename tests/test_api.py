@@ -38,7 +38,7 @@ def lineage(folder: Path) -> dict[str, docket.Run]:
     return {"producer": producer, "trainer": trainer, "evaluator": evaluator}
 
 
-def test_artifact(lineage: dict[str, docket.Run]) -> None:
+def test_artifact(lineage: dict[str, docket.Run], entity: str) -> None:
     api = docket.Api()
     latest = api.artifact("mnist:latest")
     assert latest.version == "v1"
@@ -47,7 +47,7 @@ def test_artifact(lineage: dict[str, docket.Run]) -> None:
     assert api.artifact("mnist:v0").version == "v0"
     assert api.artifact("mnist:best", type="dataset").version == "v1"
     assert api.artifact("uncategorized/mnist:v0").version == "v0"
-    assert api.artifact("tester/uncategorized/cnn:v0").type == "model"
+    assert api.artifact(f"{entity}/uncategorized/cnn:v0").type == "model"
 
 
 def test_artifact_refuses_the_wrong_type(lineage: dict[str, docket.Run]) -> None:
@@ -81,12 +81,12 @@ def test_artifacts_lists_versions_oldest_first(lineage: dict[str, docket.Run]) -
     assert api.artifacts("dataset", "nothing") == []
 
 
-def test_artifact_exists(lineage: dict[str, docket.Run]) -> None:
+def test_artifact_exists(lineage: dict[str, docket.Run], entity: str) -> None:
     api = docket.Api()
     assert api.artifact_exists("mnist")
     assert api.artifact_exists("mnist:v1")
     assert api.artifact_exists("mnist:best")
-    assert api.artifact_exists("tester/uncategorized/cnn:latest")
+    assert api.artifact_exists(f"{entity}/uncategorized/cnn:latest")
     assert not api.artifact_exists("mnist:v2")
     assert not api.artifact_exists("mnist:worst")
     assert not api.artifact_exists("nothing")
@@ -97,7 +97,7 @@ def test_artifact_exists_on_an_empty_store() -> None:
     assert not docket.Api().artifact_exists("mnist:latest")
 
 
-def test_artifact_types(lineage: dict[str, docket.Run]) -> None:
+def test_artifact_types(lineage: dict[str, docket.Run], entity: str) -> None:
     types = docket.Api().artifact_types()
     assert [t.name for t in types] == ["dataset", "model"]
     collections = {t.name: t.collections() for t in types}
@@ -106,20 +106,20 @@ def test_artifact_types(lineage: dict[str, docket.Run]) -> None:
         "dataset",
         "model",
     ]
-    assert [t.name for t in docket.Api().artifact_types("tester/uncategorized")] == [
+    assert [t.name for t in docket.Api().artifact_types(f"{entity}/uncategorized")] == [
         "dataset",
         "model",
     ]
     assert docket.Api().artifact_types("empty-project") == []
 
 
-def test_run_by_path(lineage: dict[str, docket.Run]) -> None:
+def test_run_by_path(lineage: dict[str, docket.Run], entity: str) -> None:
     trainer = lineage["trainer"]
     api = docket.Api()
     for path in (
         trainer.path,
-        f"tester/uncategorized/{trainer.id}",
-        f"tester/uncategorized/runs/{trainer.id}",
+        f"{entity}/uncategorized/{trainer.id}",
+        f"{entity}/uncategorized/runs/{trainer.id}",
         f"uncategorized/{trainer.id}",
         trainer.id,
     ):
@@ -128,9 +128,9 @@ def test_run_by_path(lineage: dict[str, docket.Run]) -> None:
         assert run.job_type == "train"
         assert run.state == "finished"
         assert run.project == "uncategorized"
-        assert run.entity == "tester"
+        assert run.entity == entity
     with pytest.raises(NotFoundError):
-        api.run("tester/uncategorized/nosuchrun")
+        api.run(f"{entity}/uncategorized/nosuchrun")
 
 
 def test_run_logged_and_used_artifacts(lineage: dict[str, docket.Run]) -> None:
@@ -167,13 +167,13 @@ def test_logged_by_and_used_by(lineage: dict[str, docket.Run]) -> None:
 
 
 def test_lineage_can_be_walked_from_a_model_to_its_data(
-    lineage: dict[str, docket.Run],
+    lineage: dict[str, docket.Run], entity: str
 ) -> None:
     model = docket.Api().artifact("cnn:latest")
     trainer = model.logged_by()
     assert trainer is not None
     [data] = trainer.used_artifacts()
-    assert data.qualified_name == "tester/uncategorized/mnist:v0"
+    assert data.qualified_name == f"{entity}/uncategorized/mnist:v0"
     assert sorted(data.manifest.entries) == ["a.txt", "b.txt", "c.bin", "sub/d.txt"]
 
 
@@ -195,6 +195,7 @@ def test_unlogged_artifact_has_no_lineage() -> None:
         draft.used_by()
 
 
+@pytest.mark.embedded_only
 def test_api_reads_the_configured_store(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -208,7 +209,7 @@ def test_api_reads_the_configured_store(
 
 
 def test_api_default_project_and_entity(
-    folder: Path, monkeypatch: pytest.MonkeyPatch
+    folder: Path, monkeypatch: pytest.MonkeyPatch, entity: str
 ) -> None:
     monkeypatch.setenv("DOCKET_PROJECT", "configured")
     with docket.init() as run:
@@ -217,7 +218,7 @@ def test_api_default_project_and_entity(
         artifact.add_reference(f"file://{folder}/a.txt")
         run.log_artifact(artifact)
     assert docket.Api().artifact("defaults").qualified_name == (
-        "tester/configured/defaults:v0"
+        f"{entity}/configured/defaults:v0"
     )
     override = docket.Api(overrides={"project": "other"})
     assert not override.artifact_exists("defaults")

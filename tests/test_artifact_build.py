@@ -226,6 +226,7 @@ def test_size_is_the_total_of_the_entries(folder: Path) -> None:
     assert docket.Api().artifact("sized:v0").size == 274
 
 
+@pytest.mark.embedded_only
 def test_blobs_are_deduplicated_by_content(
     folder: Path, tmp_path: Path, docket_home: Path
 ) -> None:
@@ -287,7 +288,7 @@ def test_a_logged_artifact_refuses_changes(folder: Path) -> None:
     assert sorted(fetched.manifest.entries) == ["a.txt"]
 
 
-def test_a_fetched_artifact_reports_what_was_logged(folder: Path) -> None:
+def test_a_fetched_artifact_reports_what_was_logged(folder: Path, entity: str) -> None:
     artifact = docket.Artifact(
         "described",
         type="model",
@@ -304,7 +305,7 @@ def test_a_fetched_artifact_reports_what_was_logged(folder: Path) -> None:
     assert fetched.description == "a small model"
     assert fetched.metadata == {"epochs": 3, "lr": 0.1}
     assert fetched.digest == artifact.digest
-    assert fetched.qualified_name == "tester/uncategorized/described:v0"
+    assert fetched.qualified_name == f"{entity}/uncategorized/described:v0"
     assert fetched.id == artifact.id
     assert fetched.state == "COMMITTED"
     assert [e.path for e in fetched.files()] == ["a.txt"]

@@ -109,30 +109,31 @@ def log_mnist_in(project: str, folder: Path) -> None:
         "proj/mnist",
         "proj/mnist:latest",
         "proj/mnist:v0",
-        "tester/proj/mnist",
-        "tester/proj/mnist:latest",
-        "tester/proj/mnist:best",
+        "{entity}/proj/mnist",
+        "{entity}/proj/mnist:latest",
+        "{entity}/proj/mnist:best",
     ],
 )
-def test_addresses_resolve(address: str, folder: Path) -> None:
+def test_addresses_resolve(address: str, folder: Path, entity: str) -> None:
+    address = address.format(entity=entity)
     log_mnist_in("proj", folder)
     run = docket.init(project="proj")
     used = run.use_artifact(address, type="dataset")
-    assert used.qualified_name == "tester/proj/mnist:v0"
+    assert used.qualified_name == f"{entity}/proj/mnist:v0"
     fetched = docket.Api(overrides={"project": "proj"}).artifact(address)
-    assert fetched.qualified_name == "tester/proj/mnist:v0"
+    assert fetched.qualified_name == f"{entity}/proj/mnist:v0"
 
 
-def test_qualified_addresses_reach_another_project(folder: Path) -> None:
+def test_qualified_addresses_reach_another_project(folder: Path, entity: str) -> None:
     log_mnist_in("proj", folder)
     run = docket.init(project="elsewhere")
     assert run.use_artifact("proj/mnist:latest").qualified_name == (
-        "tester/proj/mnist:v0"
+        f"{entity}/proj/mnist:v0"
     )
-    assert run.use_artifact("tester/proj/mnist:v0").version == "v0"
+    assert run.use_artifact(f"{entity}/proj/mnist:v0").version == "v0"
     with pytest.raises(NotFoundError):
         run.use_artifact("mnist:latest")
-    assert docket.Api().artifact("tester/proj/mnist:best").version == "v0"
+    assert docket.Api().artifact(f"{entity}/proj/mnist:best").version == "v0"
 
 
 @pytest.mark.parametrize(

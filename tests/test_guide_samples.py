@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +105,11 @@ def mount(folder: Path) -> Path:
 
 
 @pytest.fixture
-def guide_names(monkeypatch: pytest.MonkeyPatch) -> None:
+def guide_names(
+    monkeypatch: pytest.MonkeyPatch, join_team: Callable[[str], None]
+) -> None:
     """Log under entity 'entity' and project 'project', the names the guide uses."""
+    join_team("entity")
     monkeypatch.setenv("DOCKET_ENTITY", "entity")
     monkeypatch.setenv("DOCKET_PROJECT", "project")
 
@@ -177,14 +181,14 @@ def test_download_by_entity_project_name(
     assert tree(artifact_dir) == tree(folder)
 
 
-def test_downloading_run_is_recorded_as_a_consumer(mount: Path) -> None:
+def test_downloading_run_is_recorded_as_a_consumer(mount: Path, entity: str) -> None:
     run_sample(LOG_MNIST, mount)
     used = run_sample(DOWNLOAD_MNIST, mount)
     run = used["run"]
     consumers = [r.id for r in used["artifact"].used_by()]
     assert consumers == [run.id]
     inputs = docket.Api().run(run.path).used_artifacts()
-    assert [a.qualified_name for a in inputs] == ["tester/uncategorized/mnist:v0"]
+    assert [a.qualified_name for a in inputs] == [f"{entity}/uncategorized/mnist:v0"]
 
 
 def test_use_artifact_logs_a_draft_and_marks_it_an_input(
@@ -330,13 +334,15 @@ def active_run() -> docket.Run | None:
     return docket.run
 
 
-def test_docket_run_is_the_active_run_and_init_is_a_context_manager() -> None:
+def test_docket_run_is_the_active_run_and_init_is_a_context_manager(
+    entity: str,
+) -> None:
     with docket.init(project="ctx") as run:
         assert active_run() is run
         assert run.project == "ctx"
-        assert run.entity == "tester"
+        assert run.entity == entity
     assert active_run() is None
-    state = docket.Api().run(f"tester/ctx/{run.id}").state
+    state = docket.Api().run(f"{entity}/ctx/{run.id}").state
     assert state == "finished"
 
 

@@ -149,10 +149,10 @@ def test_artifact_description_and_metadata_are_plain_attributes() -> None:
     assert artifact.is_draft()
 
 
-def test_run_attributes() -> None:
+def test_run_attributes(entity: str) -> None:
     run = docket.init(project="p", name="named", config={"lr": 0.1})
     assert run.project == "p"
-    assert run.entity == "tester"
+    assert run.entity == entity
     assert run.name == "named"
     assert isinstance(run.id, str)
     assert run.id

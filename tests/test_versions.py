@@ -59,7 +59,7 @@ def test_collections_number_independently() -> None:
     assert log_bytes("second", b"one").version == "v0"
 
 
-def test_identical_content_returns_the_existing_version() -> None:
+def test_identical_content_returns_the_existing_version(entity: str) -> None:
     first_run = docket.init()
     first = log_bytes("same", b"payload", run=first_run)
     first_run.finish()
@@ -80,7 +80,9 @@ def test_identical_content_returns_the_existing_version() -> None:
     assert logged_by.id == first_run.id
     for run in (first_run, second_run):
         outputs = docket.Api().run(run.path).logged_artifacts()
-        assert [a.qualified_name for a in outputs] == ["tester/uncategorized/same:v0"]
+        assert [a.qualified_name for a in outputs] == [
+            f"{entity}/uncategorized/same:v0"
+        ]
 
 
 def test_identical_content_moves_latest_back_to_the_old_version() -> None:
@@ -122,12 +124,12 @@ def test_a_collection_keeps_one_type() -> None:
     assert docket.Api().artifacts("model", "typed") == []
 
 
-def test_same_name_in_another_project_may_have_another_type() -> None:
+def test_same_name_in_another_project_may_have_another_type(entity: str) -> None:
     log_bytes("shared-name", b"x", type_name="dataset")
     with docket.init(project="other") as run:
         artifact = log_bytes("shared-name", b"x", type_name="model", run=run)
     assert artifact.version == "v0"
-    assert artifact.qualified_name == "tester/other/shared-name:v0"
+    assert artifact.qualified_name == f"{entity}/other/shared-name:v0"
 
 
 def test_aliases_move_between_versions() -> None:
@@ -205,11 +207,15 @@ CONTENT_OF_WORKER = [0, 1, 2, 3, 4, 0, 1, 2]
 
 
 def _concurrent_writer(
-    home: str, cwd: str, worker: int, barrier: Any, results: Any
+    home: str, entity: str, cwd: str, worker: int, barrier: Any, results: Any
 ) -> None:
-    """One process: build its artifact, wait for the others, then log it."""
+    """One process: build its artifact, wait for the others, then log it.
+
+    In remote mode the tracking server's DOCKET_BASE_URL and DOCKET_API_KEY
+    come with the environment the process inherits.
+    """
     os.environ["DOCKET_HOME"] = home
-    os.environ["DOCKET_ENTITY"] = "tester"
+    os.environ["DOCKET_ENTITY"] = entity
     os.environ["DOCKET_PROGRESS"] = "0"
     for name in ("DOCKET_CACHE_DIR", "DOCKET_ARTIFACT_DIR", "DOCKET_PROJECT"):
         os.environ.pop(name, None)
@@ -232,7 +238,7 @@ def _concurrent_writer(
 
 
 def test_concurrent_processes_get_gapless_unique_versions(
-    docket_home: Path, tmp_path: Path
+    docket_home: Path, entity: str, tmp_path: Path
 ) -> None:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WORKERS)
@@ -240,7 +246,14 @@ def test_concurrent_processes_get_gapless_unique_versions(
     processes = [
         context.Process(
             target=_concurrent_writer,
-            args=(str(docket_home), str(tmp_path / "work"), i, barrier, results),
+            args=(
+                str(docket_home),
+                entity,
+                str(tmp_path / "work"),
+                i,
+                barrier,
+                results,
+            ),
         )
         for i in range(WORKERS)
     ]

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import click
 
 import docket
+from docket.cli.login import login
+from docket.cli.server import admin, server
 from docket.errors import DocketError
 from docket.sdk import session
 
@@ -145,6 +147,10 @@ def verify(name: str, root: str | None) -> None:
     click.echo(f"{art.qualified_name}: {len(art.manifest)} files verified")
 
 
+main.add_command(server)
+main.add_command(admin)
+
+
 def _default_name(source: str) -> str:
     base = source.rstrip("/").rsplit("/", 1)[-1] or "artifact"
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in base)
@@ -158,6 +164,8 @@ def _size(nbytes: int) -> str:
         size /= 1024
     return f"{nbytes} B"
 
+
+main.add_command(login)
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,7 @@ from docket.sdk import session
 from docket.sdk.download import Downloader, DownloadReport
 from docket.sdk.references import reference_entries
 from docket.sdk.staging import StagingArea
+from docket.sdk.upload import upload_missing
 from docket.sdk.verify import extra_files, local_copy_problems, reference_problems
 from docket.storage.local import LocalBackend
 from docket.store import INPUT, OUTPUT, VersionRecord
@@ -376,8 +377,11 @@ class Artifact:
         from docket.store import NewVersion
 
         manifest = self._current_manifest()
-        for path, staged in self._staged.items():
-            store.blobs.put_file(manifest.entries[path].digest, staged)
+        upload_missing(
+            store.blobs,
+            {manifest.entries[p].digest: staged for p, staged in self._staged.items()},
+            description=f"uploading {self._name}",
+        )
         new = NewVersion(
             entity=entity,
             project=project,
@@ -479,6 +483,7 @@ class Artifact:
         with byte_progress(f"downloading {self.name}", total) as advance:
             downloader = Downloader(
                 blobs=self._require_store().blobs,
+                version_id=None if self._record is None else self._record.id,
                 cache_dir=settings.cache_dir,
                 hash_cache=session.hash_cache(settings),
                 allow_missing_references=allow_missing,

@@ -96,8 +96,10 @@ class Downloader:
         on_progress: ProgressCallback | None = None,
         workers: int = DEFAULT_WORKERS,
         link: bool = True,
+        version_id: int | None = None,
     ) -> None:
         self.blobs = blobs
+        self.version_id = version_id
         self.link = link
         self.cache_dir = cache_dir / "objects"
         self.hash_cache = hash_cache
@@ -224,7 +226,7 @@ class Downloader:
     def _copy_blob(self, entry: ManifestEntry, target: Path) -> None:
         temporary = _temporary(target)
         try:
-            self.blobs.copy_to(entry.digest, temporary)
+            self.blobs.copy_to(entry.digest, temporary, version_id=self.version_id)
             if self.on_progress is not None and entry.size:
                 self.on_progress(entry.size)
             os.replace(temporary, target)
@@ -254,6 +256,8 @@ class Downloader:
             etag=entry.etag,
             size=entry.size,
             endpoint=entry.endpoint,
+            etag_weak=entry.etag_weak,
+            last_modified=entry.last_modified,
         )
         temporary = _temporary(target)
         try:
@@ -283,9 +287,8 @@ class Downloader:
             dest.parent.mkdir(parents=True, exist_ok=True)
             temporary = _temporary(dest)
             with open(temporary, "wb") as raw:
-                backend.fetch(
-                    ObjectRef(uri=info.uri), HashingWriter(raw, self.on_progress)
-                )
+                ref = ObjectRef(uri=info.uri, version_id=info.version_id)
+                backend.fetch(ref, HashingWriter(raw, self.on_progress))
             os.replace(temporary, dest)
 
 
@@ -337,9 +340,7 @@ def _cache_key(entry: ManifestEntry) -> str:
     if entry.md5 is not None:
         key = f"md5-{entry.md5}"
     else:
-        identity = "\0".join(
-            (entry.ref or "", entry.version_id or "", entry.etag or "")
-        )
+        identity = "\0".join((entry.ref or "", entry.version_id or "", entry.digest))
         key = "ref-" + hashlib.sha256(identity.encode()).hexdigest()
     return f"{key[4:6]}/{key}"
 

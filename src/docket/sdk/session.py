@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from docket.config import Settings
-from docket.errors import ValidationError
 from docket.storage.hashcache import HashCache
 from docket.store import embedded_store
 from docket.store.protocol import StoreAPI
@@ -14,14 +13,13 @@ def current_settings() -> Settings:
 
 
 def current_store(settings: Settings | None = None) -> StoreAPI:
+    """The tracking server when one is configured, else the embedded store."""
     settings = settings or current_settings()
-    if settings.base_url is not None:
-        raise ValidationError(
-            f"DOCKET_BASE_URL={settings.base_url} asks for a tracking server, which "
-            f"this version of docket cannot reach yet; unset it to use the "
-            f"embedded store"
-        )
-    return embedded_store(settings.home)
+    if settings.base_url is None:
+        return embedded_store(settings.home)
+    from docket.client.remote import remote_store
+
+    return remote_store(settings.base_url, settings.api_key)
 
 
 def hash_cache(settings: Settings | None = None) -> HashCache:

@@ -34,6 +34,11 @@ def scheme_of(uri: str) -> str:
 # naming the extra to install when its SDK is absent.
 _BACKENDS: dict[str, tuple[str, str]] = {
     "file": ("docket.storage.local", "LocalBackend"),
+    "http": ("docket.storage.http", "HttpBackend"),
+    "https": ("docket.storage.http", "HttpBackend"),
+    "s3": ("docket.storage.s3", "S3Backend"),
+    "gs": ("docket.storage.gcs", "GCSBackend"),
+    "az": ("docket.storage.azure", "AzureBackend"),
 }
 _instances: dict[str, Backend] = {}
 _lock = threading.Lock()

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from docket.errors import IntegrityError, NotFoundError, StorageError
+from docket.progress import ProgressCallback
 
 
 class BlobStore:
@@ -31,18 +32,21 @@ class BlobStore:
     def has(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def put_file(self, key: str, source: Path) -> None:
+    def put_file(
+        self, key: str, source: Path, *, on_progress: ProgressCallback | None = None
+    ) -> None:
         """Store ``source`` as ``key``: a hard link when possible, else a copy."""
         target = self.path(key)
-        if target.exists():
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _temporary_name(target)
-        try:
-            os.link(source, temporary)
-        except OSError:
-            shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = _temporary_name(target)
+            try:
+                os.link(source, temporary)
+            except OSError:
+                shutil.copyfile(source, temporary)
+            os.replace(temporary, target)
+        if on_progress is not None:
+            on_progress(source.stat().st_size)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self.path(key)
@@ -58,9 +62,12 @@ class BlobStore:
         """The keys among ``keys`` that the store does not hold yet."""
         return {key for key in keys if not self.has(key)}
 
-    def copy_to(self, key: str, destination: Path) -> None:
+    def copy_to(
+        self, key: str, destination: Path, *, version_id: int | None = None
+    ) -> None:
         """Write a copy of blob ``key`` to ``destination`` (never a link: blobs are
-        shared by every version that holds the content)."""
+        shared by every version that holds the content). Any caller of the
+        embedded store may read any version, so ``version_id`` is not needed."""
         try:
             shutil.copyfile(self.path(key), destination)
         except FileNotFoundError:
@@ -69,7 +76,7 @@ class BlobStore:
                 f"restore it from a backup"
             ) from None
 
-    def get_bytes(self, key: str) -> bytes:
+    def get_bytes(self, key: str, *, version_id: int | None = None) -> bytes:
         try:
             return self.path(key).read_bytes()
         except FileNotFoundError:

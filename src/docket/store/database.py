@@ -14,18 +14,46 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
+# Any constant works: it only has to be the same in every docket process.
+_PG_MIGRATION_LOCK = 0x646F636B6574
 
 
-def open_engine(url: str, *, lock_dir: Path | None = None) -> Engine:
-    """An engine on ``url`` whose schema is at the current revision."""
-    engine = create_engine(url, future=True)
+def open_engine(
+    url: str, *, lock_dir: Path | None = None, pool_size: int = 5
+) -> Engine:
+    """An engine on ``url`` whose schema is at the current revision.
+
+    ``postgresql://`` URLs use psycopg 3; ``pool_size`` connections stay open
+    per process (PostgreSQL only), with as many again on demand.
+    """
+    url = driver_url(url)
+    if url.startswith("postgresql"):
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
+    else:
+        engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         _serialize_sqlite_writers(engine)
     if _revision(engine) != HEAD_REVISION:
-        with _migration_lock(lock_dir):
-            migrate(engine)
+        with _migration_lock(engine, lock_dir):
+            # Another process may have migrated while this one waited.
+            if _revision(engine) != HEAD_REVISION:
+                migrate(engine)
     return engine
+
+
+def driver_url(url: str) -> str:
+    """``url`` with psycopg 3 named for PostgreSQL (SQLAlchemy would pick psycopg2)."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
 
 
 def migrate(engine: Engine) -> None:
@@ -52,9 +80,13 @@ def _revision(engine: Engine) -> str | None:
 
 
 @contextmanager
-def _migration_lock(lock_dir: Path | None) -> Iterator[None]:
-    # Two processes opening a new embedded store at once must not both create the
-    # tables; PostgreSQL deployments migrate from one server start at a time.
+def _migration_lock(engine: Engine, lock_dir: Path | None) -> Iterator[None]:
+    # Two processes opening a new store at once must not both create the tables:
+    # server processes share PostgreSQL's advisory lock, embedded ones a lock file.
+    if engine.dialect.name == "postgresql":
+        with _advisory_lock(engine):
+            yield
+        return
     if lock_dir is None:
         yield
         return
@@ -65,6 +97,22 @@ def _migration_lock(lock_dir: Path | None) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _advisory_lock(engine: Engine) -> Iterator[None]:
+    with engine.connect() as connection:
+        connection.execute(
+            text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+        )
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(
+                text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK}
+            )
+            connection.commit()
 
 
 def _serialize_sqlite_writers(engine: Engine) -> None:

@@ -437,26 +437,26 @@ class MetadataStore:
     def _project_id(
         self, conn: Connection, entity: str, project: str, *, create: bool
     ) -> int:
-        entity_id = conn.execute(
-            select(t.entities.c.id).where(t.entities.c.name == entity)
-        ).scalar()
+        entity_query = select(t.entities.c.id).where(t.entities.c.name == entity)
+        entity_id = conn.execute(entity_query).scalar()
         if entity_id is None:
             if not create:
                 raise NotFoundError(f"entity {entity!r} does not exist")
-            entity_id = conn.execute(
-                insert(t.entities).values(name=entity)
-            ).inserted_primary_key[0]  # type: ignore[index]
-        project_id = conn.execute(
-            select(t.projects.c.id).where(
-                t.projects.c.entity_id == entity_id, t.projects.c.name == project
+            entity_id = _insert_or_find(
+                conn, insert(t.entities).values(name=entity), entity_query
             )
-        ).scalar()
+        project_query = select(t.projects.c.id).where(
+            t.projects.c.entity_id == entity_id, t.projects.c.name == project
+        )
+        project_id = conn.execute(project_query).scalar()
         if project_id is None:
             if not create:
                 raise NotFoundError(f"project {entity}/{project} does not exist")
-            project_id = conn.execute(
-                insert(t.projects).values(entity_id=entity_id, name=project)
-            ).inserted_primary_key[0]  # type: ignore[index]
+            project_id = _insert_or_find(
+                conn,
+                insert(t.projects).values(entity_id=entity_id, name=project),
+                project_query,
+            )
         return int(project_id)
 
     def _run_id(self, conn: Connection, entity: str, project: str, uid: str) -> int:
@@ -505,7 +505,9 @@ class MetadataStore:
         with self.engine.connect() as conn:
             row = conn.execute(
                 self._versions_query().where(t.versions.c.id == version_id)
-            ).one()
+            ).first()
+            if row is None:
+                raise NotFoundError(f"artifact version {version_id} does not exist")
             return self._version_record(conn, row)
 
     def _version_record(self, conn: Connection, row: Row[Any]) -> VersionRecord:
@@ -536,6 +538,20 @@ class MetadataStore:
             description=row.description,
             metadata=row.metadata or {},
         )
+
+
+def _insert_or_find(conn: Connection, statement: Any, query: Any) -> int:
+    """Insert a row, or find the equal row a concurrent writer just committed.
+
+    On PostgreSQL two first runs of a new project both miss the SELECT and
+    both INSERT; the loser's unique violation is undone by its savepoint alone,
+    so its transaction goes on with the winner's row instead of failing.
+    """
+    try:
+        with conn.begin_nested():
+            return int(conn.execute(statement).inserted_primary_key[0])  # type: ignore[index]
+    except sa_exc.IntegrityError:
+        return int(conn.execute(query).scalar_one())
 
 
 def _run_record(row: Row[Any]) -> RunRecord:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from docket.manifest import Manifest
+from docket.progress import ProgressCallback
 from docket.store.records import NewVersion, RunRecord, VersionRecord
 
 
@@ -70,19 +71,28 @@ class MetadataAPI(Protocol):
 
 
 class BlobAPI(Protocol):
-    """Content-addressed blobs: stored files (``md5:``) and manifests (``sha256:``)."""
+    """Content-addressed blobs: stored files (``md5:``) and manifests (``sha256:``).
+
+    Reads name the version they are for (``version_id``): a tracking server
+    hands out a blob only to callers who may read a version holding it. The
+    embedded store has no such check and ignores it.
+    """
 
     def has(self, key: str) -> bool: ...
 
     def missing(self, keys: Iterable[str]) -> set[str]: ...
 
-    def put_file(self, key: str, source: Path) -> None: ...
+    def put_file(
+        self, key: str, source: Path, *, on_progress: ProgressCallback | None = None
+    ) -> None: ...
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
-    def get_bytes(self, key: str) -> bytes: ...
+    def get_bytes(self, key: str, *, version_id: int | None = None) -> bytes: ...
 
-    def copy_to(self, key: str, destination: Path) -> None: ...
+    def copy_to(
+        self, key: str, destination: Path, *, version_id: int | None = None
+    ) -> None: ...
 
 
 class StoreAPI(Protocol):
