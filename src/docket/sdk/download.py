@@ -112,15 +112,19 @@ class Downloader:
         self._written_to_cache: list[tuple[FileStat, str]] = []
         self._learned: dict[str, str] = {}
         self._newly_learned: list[tuple[str, str]] = []
+        self._folders: set[Path] = set()
 
     def download(self, entries: Sequence[ManifestEntry], root: Path) -> DownloadReport:
         report = DownloadReport()
-        targets = [(entry, target_path(root, entry.path)) for entry in entries]
+        # Plain strings until a file must be written: building a Path per entry
+        # costs more than checking 10,000 files that are already in place.
+        base = str(root) + "/"
+        targets = [(entry, base + clean_entry_path(entry.path)) for entry in entries]
         unknown = [i for e in entries if e.md5 is None and (i := _identity(e))]
         self._learned = self.hash_cache.learned(unknown) if unknown else {}
         present = self._present(targets, root)
         report.present = [e.path for e, _ in targets if e.path in present]
-        todo = [(e, t) for e, t in targets if e.path not in present]
+        todo = [(e, Path(t)) for e, t in targets if e.path not in present]
         if not self.skip_cache:
             self._cached = self._in_cache([e for e, _ in todo])
         try:
@@ -143,35 +147,55 @@ class Downloader:
     def _transfer(
         self, todo: list[tuple[ManifestEntry, Path]], report: DownloadReport
     ) -> None:
+        # Entries go to the pool in batches: one task per small file would spend
+        # more time handing tasks and the GIL around than copying bytes.
         with ThreadPoolExecutor(self.workers, thread_name_prefix="download") as pool:
-            futures = [
-                (entry, pool.submit(self._materialize, entry, t)) for entry, t in todo
-            ]
-            for entry, future in futures:
-                try:
-                    future.result()
-                    report.fetched.append(entry.path)
-                except ReferenceMissingError as exc:
-                    if not self.allow_missing:
-                        pool.shutdown(cancel_futures=True)
-                        exc.path = entry.path
-                        raise
-                    report.missing.append(entry.path)
-                except DocketError as exc:
-                    pool.shutdown(cancel_futures=True)
-                    if getattr(exc, "path", "") is None:
-                        exc.path = entry.path  # type: ignore[attr-defined]
-                    raise
+            futures = [pool.submit(self._materialize_batch, b) for b in _batches(todo)]
+            for future in futures:
+                for entry, error in future.result():
+                    self._record(entry, error, report, pool)
+
+    def _materialize_batch(
+        self, batch: list[tuple[ManifestEntry, Path]]
+    ) -> list[tuple[ManifestEntry, DocketError | None]]:
+        outcomes: list[tuple[ManifestEntry, DocketError | None]] = []
+        for entry, target in batch:
+            try:
+                self._materialize(entry, target)
+                outcomes.append((entry, None))
+            except DocketError as exc:
+                outcomes.append((entry, exc))
+                if not isinstance(exc, ReferenceMissingError) or not self.allow_missing:
+                    break  # the download fails: no point in going on
+        return outcomes
+
+    def _record(
+        self,
+        entry: ManifestEntry,
+        error: DocketError | None,
+        report: DownloadReport,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        if error is None:
+            report.fetched.append(entry.path)
+            return
+        if isinstance(error, ReferenceMissingError) and self.allow_missing:
+            report.missing.append(entry.path)
+            return
+        pool.shutdown(cancel_futures=True)
+        if getattr(error, "path", "") is None:
+            error.path = entry.path  # type: ignore[attr-defined]
+        raise error
 
     def _present(
-        self, targets: list[tuple[ManifestEntry, Path]], root: Path
+        self, targets: list[tuple[ManifestEntry, str]], root: Path
     ) -> set[str]:
         """Entries whose file is already in place with the recorded digest."""
         candidates = [
             (entry, md5, stat)
             for entry, target in targets
-            if (md5 := self._md5_of(entry)) is not None
-            and (stat := _stat(target)) is not None
+            if (md5 := entry.md5 or self._learned_md5(entry)) is not None
+            and (stat := _stat_str(target)) is not None
             and stat.size == entry.size
         ]
         digests = hash_with_cache(
@@ -182,8 +206,11 @@ class Downloader:
 
     def _md5_of(self, entry: ManifestEntry) -> str | None:
         """The MD5 the entry's bytes must have: recorded, or learned on a fetch."""
-        if entry.md5 is not None:
-            return entry.md5
+        return entry.md5 if entry.md5 is not None else self._learned_md5(entry)
+
+    def _learned_md5(self, entry: ManifestEntry) -> str | None:
+        if not self._learned:
+            return None
         identity = _identity(entry)
         return self._learned.get(identity) if identity else None
 
@@ -209,7 +236,7 @@ class Downloader:
         return intact
 
     def _materialize(self, entry: ManifestEntry, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(target.parent)
         if entry.ref is None:
             self._copy_blob(entry, target)
         elif not entry.is_checked:
@@ -222,6 +249,13 @@ class Downloader:
         md5 = self._md5_of(entry)
         if md5 is not None:
             self._written.append((FileStat.of(str(target)), md5))
+
+    def _ensure_dir(self, folder: Path) -> None:
+        # Thousands of files share a few folders; mkdir on an existing folder is
+        # a failed system call each time, so remember the ones made already.
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
 
     def _copy_blob(self, entry: ManifestEntry, target: Path) -> None:
         temporary = _temporary(target)
@@ -238,7 +272,7 @@ class Downloader:
         key = _cache_key(entry)
         cached = self.cache_dir / key
         if key not in self._cached:
-            cached.parent.mkdir(parents=True, exist_ok=True)
+            self._ensure_dir(cached.parent)
             self._fetch_verified(entry, cached)
             # Downloads are hard links to this file: read-only, so that an
             # in-place edit of one download fails instead of altering the others.
@@ -284,12 +318,43 @@ class Downloader:
         backend = _backend(entry.ref)
         for info in list(backend.resolve(entry.ref, max_objects=1_000_000)):
             dest = target_path(target, info.name) if info.name else target
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._ensure_dir(dest.parent)
             temporary = _temporary(dest)
             with open(temporary, "wb") as raw:
-                ref = ObjectRef(uri=info.uri, version_id=info.version_id)
+                ref = ObjectRef(info.uri, info.version_id, endpoint=info.endpoint)
                 backend.fetch(ref, HashingWriter(raw, self.on_progress))
             os.replace(temporary, dest)
+
+
+BATCH_FILES = 64
+BATCH_BYTES = 8 << 20
+
+
+def _batches(
+    todo: list[tuple[ManifestEntry, Path]],
+) -> list[list[tuple[ManifestEntry, Path]]]:
+    """Group small entries (up to 64 files or 8 MiB); a large entry goes alone."""
+    batches: list[list[tuple[ManifestEntry, Path]]] = []
+    current: list[tuple[ManifestEntry, Path]] = []
+    nbytes = 0
+    for item in todo:
+        size = item[0].size or 0
+        if current and (len(current) >= BATCH_FILES or nbytes + size > BATCH_BYTES):
+            batches.append(current)
+            current, nbytes = [], 0
+        current.append(item)
+        nbytes += size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _stat_str(path: str) -> FileStat | None:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return FileStat(path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _stat(path: Path) -> FileStat | None:
