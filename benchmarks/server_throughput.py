@@ -123,7 +123,7 @@ def measure(setup: Setup, seconds: float, work: Path, postgres: Any) -> Result:
         TrackingServer(
             work,
             database_url=database,
-            blobs=work / "blobs",
+            blobs=work / f"blobs-{setup.clients}x{setup.servers}",
             name=f"server-{setup.clients}x{setup.servers}-{i}",
         )
         for i in range(setup.servers)
@@ -210,25 +210,24 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def report(results: list[Result]) -> str:
-    header = ["setup", "versions", "seconds", "versions/s", "p50 ms", "p99 ms"]
+    """The table, with each setup's throughput relative to the first one."""
+    base = results[0].versions_per_second if results else 0.0
+    header = [
+        "setup", "versions", "seconds", "versions/s", "vs first", "p50 ms", "p99 ms",
+    ]  # fmt: skip
     rows = [
         [
             r.setup,
             str(r.versions),
             f"{r.seconds:.1f}",
             f"{r.versions_per_second:.1f}",
+            h.fmt_ratio(r.versions_per_second / base if base else None),
             f"{r.p50_ms:.1f}",
             f"{r.p99_ms:.1f}",
         ]
         for r in results
     ]
-    table = h.render_table(header, rows)
-    if len(results) >= 2 and results[0].versions_per_second:
-        scale = results[-1].versions_per_second / results[0].versions_per_second
-        table += (
-            f"\n\nthroughput {results[-1].setup} / {results[0].setup}: {scale:.2f}x"
-        )
-    return table
+    return h.render_table(header, rows)
 
 
 def parent(args: argparse.Namespace) -> None:

@@ -58,7 +58,10 @@ def main() -> int:
     for version in api.artifacts("dataset", "mnist"):
         producers = ", ".join(r.id for r in [version.logged_by()] if r)
         consumers = ", ".join(r.id for r in version.used_by()) or "-"
-        print(f"  {version.name:<10} aliases={version.aliases} by={producers} used by={consumers}")
+        print(
+            f"  {version.name:<10} aliases={version.aliases} "
+            f"by={producers} used by={consumers}"
+        )
     model = api.artifact("cnn:candidate")
     producer = model.logged_by()
     assert producer is not None

@@ -161,3 +161,23 @@ main() {
 }
 
 main "$@"
+
+# UI browser tests (tests/test_ui_*.py): Debian's Chromium, driven by Playwright
+# for Python. Playwright must never fetch a browser of its own (no `playwright
+# install`): the tests launch /usr/bin/chromium. Jinja2 and pyarrow are the UI
+# extra's (pages, Parquet previews).
+if [[ -x /usr/bin/chromium ]]; then
+    log "ok: chromium already installed"
+else
+    apt_install chromium
+    [[ -x /usr/bin/chromium ]] || die "chromium still missing after apt-get install"
+    log "installed: chromium (apt)"
+fi
+UI_REQUIREMENTS=("playwright>=1.45" "jinja2>=3.1" "pyarrow>=14")
+if pip_requirements_met "${UI_REQUIREMENTS[@]}" 2>/dev/null; then
+    log "ok: UI test packages already in $VENV"
+else
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "${UI_REQUIREMENTS[@]}"
+    log "installed: ${UI_REQUIREMENTS[*]} (pip)"
+fi

@@ -7,15 +7,18 @@ does not accept (see ``test_the_guides_upload_call_fails_with_boto3_itself``).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import sys
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import urllib3
 
@@ -28,7 +31,7 @@ from docket.errors import (
 )
 from docket.storage import ObjectRef, s3
 from tests.places.s3 import s3_client
-from tests.standins import S3StandIn
+from tests.standins import S3StandIn, unique_name
 
 pytestmark = pytest.mark.services
 
@@ -84,6 +87,8 @@ BOTO3_UPLOAD_CALL = (
     'Key="models/cnn/my_model.h5")'
 )
 MNIST = {"0.png": b"zero", "1.png": b"one!", "labels/train.csv": b"0,1\n"}
+N_OBJECTS = 2500
+BUDGET = math.ceil(N_OBJECTS / 1000) + 3  # requests to add a prefix of N objects
 
 
 @pytest.fixture
@@ -271,16 +276,18 @@ def test_presigned_urls_are_refused(bucket: str) -> None:
         f"s3://{bucket}/a.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
         "&X-Amz-Credential=AKIA%2F20250101&X-Amz-Signature=abc123"
     )
-    with pytest.raises(ValidationError, match=f"plain s3://{bucket}/a.txt"):
+    with pytest.raises(ValidationError, match=f"plain s3://{bucket}/a.txt") as caught:
         docket.Artifact("data", type="dataset").add_reference(presigned)
+    assert "abc123" not in str(caught.value)  # the signature is not repeated
 
 
 def test_unknown_query_and_credentials_in_the_uri_are_refused(bucket: str) -> None:
     artifact = docket.Artifact("data", type="dataset")
     with pytest.raises(ValidationError, match="only \\?versionId="):
         artifact.add_reference(f"s3://{bucket}/a.txt?foo=bar")
-    with pytest.raises(ValidationError, match="no credentials"):
+    with pytest.raises(ValidationError, match="no credentials") as caught:
         artifact.add_reference(f"s3://key:secret@{bucket}/a.txt")
+    assert "secret" not in str(caught.value)
 
 
 def test_version_in_the_uri_records_that_version(bucket: str, client: Any) -> None:
@@ -348,9 +355,6 @@ def test_an_empty_prefix_is_missing(bucket: str) -> None:
 
 # -- request budget: ceil(N/1000) + 3 ---------------------------------------
 
-N_OBJECTS = 2500
-BUDGET = math.ceil(N_OBJECTS / 1000) + 3
-
 
 def test_listing_an_unversioned_bucket_meets_the_request_budget(
     s3_env: S3StandIn, bucket: str
@@ -379,6 +383,80 @@ def test_listing_a_versioned_bucket_costs_a_page_per_1000_versions(
     put_many(s3_env, bucket, keys[:1501], b"second")
     count, _ = requests_made(s3_env, f"s3://{bucket}/data")
     assert count == math.ceil((N_OBJECTS + 1501) / 1000) + 2 == BUDGET + 1
+
+
+@pytest.fixture
+def restricted(
+    s3_env: S3StandIn, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """Make IAM users allowed only ``actions``; moto enforces IAM meanwhile."""
+    iam = boto3.client(
+        "iam", endpoint_url=s3_env.endpoint_url, region_name=s3_env.region
+    )
+
+    def login_as(bucket: str, actions: list[str]) -> None:
+        user = unique_name("reader")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+        iam.create_user(UserName=user)
+        iam.put_user_policy(
+            UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy)
+        )
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        moto_auth(s3_env, "0")  # from now on, every request is checked
+
+    try:
+        yield login_as
+    finally:
+        moto_auth(s3_env, "inf")
+
+
+def moto_auth(server: S3StandIn, free_requests: str) -> None:
+    request = urllib.request.Request(
+        f"{server.endpoint_url}/moto-api/reset-auth",
+        data=free_requests.encode(),
+        headers={"Content-Type": "text/plain"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+@pytest.mark.parametrize(
+    "allowed",
+    [
+        ["s3:GetObject", "s3:ListBucket"],
+        ["s3:GetObject", "s3:ListBucket", "s3:GetBucketVersioning"],
+    ],
+    ids=["no-GetBucketVersioning", "no-ListBucketVersions"],
+)
+def test_listing_without_version_permissions_falls_back_and_warns(
+    s3_env: S3StandIn,
+    bucket: str,
+    client: Any,
+    restricted: Any,
+    allowed: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    enable_versioning(client, bucket)
+    client.put_object(Bucket=bucket, Key="data/a.txt", Body=b"a")
+    restricted(bucket, allowed)
+    before = len(s3_env.requests())
+
+    infos = list(s3.S3Backend().resolve(f"s3://{bucket}/data", max_objects=10))
+    assert [(i.name, i.version_id, i.size) for i in infos] == [("a.txt", None, 1)]
+    assert len(s3_env.requests()) - before <= BUDGET
+    assert "listed without version ids" in caplog.text
 
 
 # -- downloads ----------------------------------------------------------------
@@ -411,6 +489,22 @@ def test_changed_object_error_names_both_etags(
     assert caught.value.expected == f"etag {artifact.get_entry('a.txt').etag}"
     assert caught.value.found == "etag " + now["ETag"].strip('"')
     assert not caught.value.pinned
+
+
+def test_changed_object_without_permission_to_list_versions(
+    bucket: str, client: Any, restricted: Any
+) -> None:
+    client.put_object(Bucket=bucket, Key="a.txt", Body=b"logged")
+    (logged,) = s3.S3Backend().resolve(f"s3://{bucket}/a.txt", max_objects=1)
+    client.put_object(Bucket=bucket, Key="a.txt", Body=b"changed")
+    restricted(bucket, ["s3:GetObject", "s3:ListBucket"])
+
+    ref = ObjectRef(logged.uri, etag=logged.etag, size=logged.size)
+    sink = io.BytesIO()
+    with pytest.raises(ReferenceChangedError) as caught:
+        s3.S3Backend().fetch(ref, sink)
+    assert caught.value.expected == f"etag {logged.etag}"
+    assert sink.getvalue() == b""
 
 
 def test_large_objects_come_back_whole_through_ranges(

@@ -16,13 +16,14 @@ import re
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from docket.store.database import open_engine
 from docket.store.identity import IdentityStore
-from tests.standins import HOST, StandIn, free_port, http_answers
+from tests.standins import HOST, StandIn, free_port
 
 DOCKET = Path(sys.executable).with_name("docket")
 # The server's access log: one INFO line per request naming method, path and
@@ -96,7 +97,11 @@ class TrackingServer(StandIn):
         ]
 
     def _ready(self) -> bool:
-        return http_answers(f"{self.url}/api/v1/whoami")
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=1):
+                return True
+        except OSError:  # refused, or an HTTP error while it starts
+            return False
 
     def _launch(self) -> None:
         # The server must not pick up the tests' DOCKET_* settings (a

@@ -17,6 +17,7 @@ import click
 import docket
 from docket.cli.login import login
 from docket.cli.server import admin, server
+from docket.cli.ui import ui
 from docket.errors import DocketError
 from docket.sdk import session
 
@@ -166,6 +167,7 @@ def _size(nbytes: int) -> str:
 
 
 main.add_command(login)
+main.add_command(ui)
 
 if __name__ == "__main__":
     main()

@@ -73,6 +73,11 @@ def _reported(func: F) -> F:
     help="Database connections each process keeps open (as many again on demand).",
 )
 @click.option(
+    "--allow-local-previews",
+    is_flag=True,
+    help="Let UI previews read file:// references and loopback or private hosts.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -87,6 +92,7 @@ def server(
     workers: int,
     max_blob_bytes: int,
     pool_size: int,
+    allow_local_previews: bool,
     log_level: str,
 ) -> None:
     """Run the tracking server (docs/http-api.md) with uvicorn."""
@@ -104,6 +110,7 @@ def server(
         blobs_uri=blobs_uri,
         max_blob_bytes=max_blob_bytes,
         pool_size=pool_size,
+        allow_local_previews=allow_local_previews,
     )
     # Migrate once here, so that workers start on a current schema.
     context = open_context(settings)

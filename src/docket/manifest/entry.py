@@ -17,7 +17,8 @@ class ManifestEntry(NamedTuple):
 
     ``digest`` carries its algorithm: ``md5:<hex>`` for content hashes, ``etag:<etag>``
     for objects known by their ETag, ``lastmod:<time>/<size>`` for web servers that
-    send no ETag, ``uri:<uri>`` for references logged without checksums. ``ref`` is set for references and ``None`` for stored files.
+    send no ETag, ``uri:<uri>`` for references logged without checksums. ``ref`` is
+    set for references and ``None`` for stored files.
     """
 
     path: str

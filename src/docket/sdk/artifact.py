@@ -17,7 +17,7 @@ from docket.sdk import session
 from docket.sdk.download import Downloader, DownloadReport
 from docket.sdk.references import reference_entries
 from docket.sdk.staging import StagingArea
-from docket.sdk.upload import upload_missing
+from docket.sdk.upload import upload_version
 from docket.sdk.verify import extra_files, local_copy_problems, reference_problems
 from docket.storage.local import LocalBackend
 from docket.store import INPUT, OUTPUT, VersionRecord
@@ -377,8 +377,9 @@ class Artifact:
         from docket.store import NewVersion
 
         manifest = self._current_manifest()
-        upload_missing(
-            store.blobs,
+        manifest_key = upload_version(
+            store,
+            manifest,
             {manifest.entries[p].digest: staged for p, staged in self._staged.items()},
             description=f"uploading {self._name}",
         )
@@ -388,7 +389,7 @@ class Artifact:
             name=self._name,
             type=self._type,
             digest=manifest.digest(),
-            manifest_key=store.save_manifest(manifest),
+            manifest_key=manifest_key,
             size=manifest.size,
             entry_count=len(manifest),
             has_references=manifest.has_references,

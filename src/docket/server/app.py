@@ -13,6 +13,7 @@ from docket.server.limits import BodyLimit
 from docket.server.logging import RequestLog
 from docket.server.routes import api_router
 from docket.server.settings import ServerSettings
+from docket.store import Store
 
 log = logging.getLogger("docket.server")
 
@@ -35,10 +36,35 @@ def create_app(
     app.state.context = context
     app.include_router(api_router())
     install_error_handlers(app)
+    _mount_ui(app, context)
     # The last middleware added runs first: the log sees every answer, limits too.
     app.add_middleware(BodyLimit, max_bytes=context.settings.max_json_bytes)
     app.add_middleware(RequestLog)
     return app
+
+
+def _mount_ui(app: FastAPI, context: ServerContext) -> None:
+    """The web UI at ``/``, signed in with the same API keys as the JSON API."""
+    try:
+        from docket.ui import UISettings, api_key_viewer, create_ui
+        from docket.ui.egress import EgressRules
+        from docket.ui.previews import PreviewSettings
+    except ImportError as exc:  # the ui extra is not installed
+        log.warning("web UI disabled (%s): pip install 'docket[ui]'", exc)
+        return
+    store = Store(context.metadata, context.blobs)
+
+    def authenticate(key: str) -> tuple[str, frozenset[str]]:
+        caller = context.identity.authenticate(key)
+        return caller.user, caller.entities
+
+    local = context.settings.allow_local_previews
+    rules = EgressRules(allow_files=local, allow_private=local)
+    settings = UISettings(sign_in=True, previews=PreviewSettings(rules=rules))
+    ui = create_ui(lambda request: store, api_key_viewer(authenticate), settings)
+    # The UI answers what no API route matches; a known API path called with the
+    # wrong method still gets the API's 405 rather than a UI page.
+    app.router.default = ui
 
 
 def app_from_env() -> FastAPI:

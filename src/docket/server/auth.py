@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import exc as sa_exc
 
 from docket.errors import AuthError, NotFoundError
 from docket.server.context import ServerContext
@@ -87,8 +86,8 @@ def readable_version(
 ) -> VersionRecord:
     """Version ``version_id`` if it exists in one of the caller's entities."""
     try:
-        version = ctx.metadata.get_version_by_id(version_id)
-    except sa_exc.NoResultFound:
+        version: VersionRecord | None = ctx.metadata.get_version_by_id(version_id)
+    except NotFoundError:
         version = None
     if version is None or not caller.belongs_to(version.entity):
         raise NotFoundError(

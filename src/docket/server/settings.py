@@ -32,6 +32,9 @@ class ServerSettings:
     max_missing_keys: int = 10_000
     pool_size: int = POOL_SIZE
     spool_dir: Path | None = None
+    # Previews in the web UI may read file:// references and objects on loopback
+    # or private addresses only when the operator says so.
+    allow_local_previews: bool = False
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -52,6 +55,8 @@ class ServerSettings:
             max_json_bytes=_int_env("MAX_JSON_BYTES", MAX_JSON_BYTES),
             pool_size=_int_env("POOL_SIZE", POOL_SIZE),
             spool_dir=Path(spool) if spool else None,
+            allow_local_previews=os.environ.get(f"{_PREFIX}ALLOW_LOCAL_PREVIEWS")
+            == "1",
         )
 
     def to_env(self) -> dict[str, str]:
@@ -64,6 +69,8 @@ class ServerSettings:
         }
         if self.spool_dir is not None:
             env[f"{_PREFIX}SPOOL_DIR"] = str(self.spool_dir)
+        if self.allow_local_previews:
+            env[f"{_PREFIX}ALLOW_LOCAL_PREVIEWS"] = "1"
         return env
 
 

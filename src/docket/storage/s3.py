@@ -16,6 +16,7 @@ that way, so that every listed key reads back from its URI.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -103,33 +104,38 @@ def object_uri(bucket: str, key: str) -> str:
 
 
 def parse_uri(uri: str) -> S3Location:
-    """Bucket, key and pinned version of an ``s3://`` URI; refuses what cannot work."""
+    """Bucket, key and pinned version of an ``s3://`` URI; refuses what cannot work.
+
+    Refusals never repeat the query or the user part, which may hold secrets.
+    """
     parts = urlsplit(uri)
-    if "@" in parts.netloc or not parts.netloc:
+    bucket = parts.netloc.rpartition("@")[2]
+    plain = f"s3://{bucket}{parts.path}"
+    if "@" in parts.netloc or not bucket:
         raise ValidationError(
-            f"{uri!r} must name a bucket and no credentials: write s3://BUCKET/KEY "
+            f"{plain} must name a bucket and no credentials: write s3://BUCKET/KEY "
             f"and let boto3 find credentials (AWS_PROFILE, ~/.aws/credentials)"
         )
     query = parse_qs(parts.query, keep_blank_values=True)
     if PRESIGNED_PARAMS & {name.lower() for name in query}:
         raise ValidationError(
-            f"{uri!r} is presigned; pass the plain s3://{parts.netloc}{parts.path} "
+            f"a presigned URL was given for {plain}; pass the plain {plain} "
             f"instead: docket signs its requests with your own credentials"
         )
     unknown = sorted(set(query) - {"versionId"})
     if unknown or parts.fragment:
         raise ValidationError(
-            f"{uri!r} has a query or fragment docket does not understand "
-            f"({', '.join(unknown) or '#' + parts.fragment}); only ?versionId= "
-            f"pins a version. Write '?' and '#' inside keys as %3F and %23"
+            f"{plain} comes with a query or fragment docket does not understand "
+            f"({', '.join(unknown) or '#...'}); only ?versionId= pins a version. "
+            f"Write '?' and '#' inside keys as %3F and %23"
         )
     key = parts.path[1:]
     for raw, escaped in reversed(_ESCAPES):
         key = key.replace(escaped, raw).replace(escaped.lower(), raw)
     version = query["versionId"][-1] if "versionId" in query else None
     if version and not key:
-        raise ValidationError(f"{uri!r} pins a version but names no key")
-    return S3Location(parts.netloc, key, version or None)
+        raise ValidationError(f"{plain} pins a version but names no key")
+    return S3Location(bucket, key, version or None)
 
 
 def endpoint_from_env() -> str | None:
@@ -210,7 +216,7 @@ class S3Backend:
         versioned = _versioned(client, where.bucket, uri)
         count = 0
         with _translated(uri):
-            for item in _live_objects(client, where.bucket, prefix, versioned):
+            for item in _live_objects(client, where.bucket, prefix, versioned, uri):
                 if is_folder_marker(item["Key"], item.get("Size")):
                     continue
                 count += 1
@@ -300,29 +306,43 @@ def _versioned(client: Any, bucket: str, uri: str) -> bool:
         with _translated(uri):
             status = client.get_bucket_versioning(Bucket=bucket).get("Status")
     except AuthError:
-        log.warning(
-            "may not read the versioning status of bucket %s: %s is listed without "
-            "version ids, and an overwritten object comes back only if an older "
-            "version with its ETag is found",
-            bucket,
-            uri,
-        )
+        _warn_unpinned(bucket, uri, "read the versioning status")
         return False
     return status in ("Enabled", "Suspended")
 
 
 def _live_objects(
-    client: Any, bucket: str, prefix: str, versioned: bool
+    client: Any, bucket: str, prefix: str, versioned: bool, uri: str
 ) -> Iterator[Mapping[str, Any]]:
     """Every current object under ``prefix``, one page of 1,000 entries at a time."""
-    operation = "list_object_versions" if versioned else "list_objects_v2"
-    for page in client.get_paginator(operation).paginate(Bucket=bucket, Prefix=prefix):
-        if not versioned:
-            yield from page.get("Contents", ())
-            continue
-        # Each key has one latest entry: its live version, or a delete marker
-        # (listed apart) when it was deleted. Older versions are skipped.
-        yield from (v for v in page.get("Versions", ()) if v.get("IsLatest"))
+    if versioned:
+        listing = client.get_paginator("list_object_versions")
+        pages = iter(listing.paginate(Bucket=bucket, Prefix=prefix))
+        try:
+            with _translated(uri):
+                first = next(pages, None)
+        except AuthError:
+            _warn_unpinned(bucket, uri, "list the object versions")
+        else:
+            for page in itertools.chain([first] if first else [], pages):
+                # Each key has one latest entry: its live version, or a delete
+                # marker (listed apart) when it was deleted. Older ones are skipped.
+                yield from (v for v in page.get("Versions", ()) if v.get("IsLatest"))
+            return
+    listing = client.get_paginator("list_objects_v2")
+    for page in listing.paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", ())
+
+
+def _warn_unpinned(bucket: str, uri: str, what: str) -> None:
+    log.warning(
+        "may not %s of bucket %s: %s is listed without version ids, and an "
+        "overwritten object comes back only if an older version with its ETag "
+        "is found",
+        what,
+        bucket,
+        uri,
+    )
 
 
 def _version_with_etag(client: Any, where: S3Location, etag: str) -> str:

@@ -10,6 +10,7 @@ from docket.manifest import Manifest
 from docket.store.blobs import BlobStore
 from docket.store.database import open_engine
 from docket.store.metadata import INPUT, OUTPUT, MetadataStore
+from docket.store.protocol import BlobAPI
 from docket.store.records import NewVersion, RunRecord, VersionRecord
 
 __all__ = [
@@ -29,7 +30,7 @@ class Store:
     """Metadata and blobs of one docket installation."""
 
     metadata: MetadataStore
-    blobs: BlobStore
+    blobs: BlobAPI
 
     def load_manifest(self, version: VersionRecord) -> Manifest:
         return Manifest.from_json(self.blobs.get_bytes(version.manifest_key))

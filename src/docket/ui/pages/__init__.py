@@ -1,0 +1,1 @@
+"""One module per page; each offers ``routes()`` for the application to mount."""
