@@ -2,10 +2,8 @@
 
 Large files are hashed by threads: hashlib releases the GIL while it digests, so
 two threads keep two cores busy. Small files are dominated by per-file Python
-work, which threads cannot spread; on Linux a folder of thousands of small files
-is split between forked worker processes that send back fixed-width hex digests
-through a pipe. Any failure in a worker (a file vanished, a read error) makes
-the parent hash that share itself, so errors surface exactly as in one process.
+work, which threads cannot spread; a folder of thousands of small files is split
+between forked workers (``docket.storage.forking``).
 """
 
 from __future__ import annotations
@@ -13,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
+
+from docket.storage.forking import run_shares
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +23,6 @@ CHUNK = 1 << 20
 SMALL = 1 << 20
 # Below this many small files a fork costs more than it saves.
 FORK_MIN_FILES = 2000
-DIGEST_WIDTH = 32
 
 
 class FileStat(NamedTuple):
@@ -133,53 +130,13 @@ def _hash_small(
 ) -> None:
     shares = [indexes[k::workers] for k in range(workers)] if workers > 1 else [indexes]
     shares = [share for share in shares if share]
-    if len(shares) > 1 and len(indexes) >= FORK_MIN_FILES and _can_fork():
-        digests = _in_forked_workers([[stats[i] for i in share] for share in shares])
-    else:
-        digests = [_md5_small_run([stats[i] for i in share]) for share in shares]
+    if len(indexes) < FORK_MIN_FILES:
+        shares = [indexes]
+    digests = run_shares(
+        _md5_small_run, [[stats[i] for i in share] for share in shares]
+    )
     for share, share_digests in zip(shares, digests, strict=True):
         for i, digest in zip(share, share_digests, strict=True):
             results[i] = digest
     if on_progress is not None:
         on_progress(sum(stats[i].size for i in indexes))
-
-
-def _can_fork() -> bool:
-    # Forking a process that runs other threads can deadlock on locks they hold;
-    # the workers only read files and write a pipe, but stay safe regardless.
-    return sys.platform == "linux" and threading.active_count() == 1
-
-
-def _in_forked_workers(shares: list[list[FileStat]]) -> list[list[str]]:
-    """Hash the first share here and every other share in a forked child."""
-    children: list[tuple[int, int, list[FileStat]]] = []
-    for share in shares[1:]:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: hash, send fixed-width digests, leave at once
-            os.close(read_end)
-            code = 1
-            try:
-                payload = "".join(_md5_small_run(share)).encode()
-                with os.fdopen(write_end, "wb") as pipe:
-                    pipe.write(payload)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        children.append((pid, read_end, share))
-    results = [_md5_small_run(shares[0])]
-    for pid, read_end, share in children:
-        results.append(_collect(pid, read_end, share))
-    return results
-
-
-def _collect(pid: int, read_end: int, share: list[FileStat]) -> list[str]:
-    with os.fdopen(read_end, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or len(payload) != DIGEST_WIDTH * len(share):
-        log.debug("hash worker %d failed; hashing its share here", pid)
-        return _md5_small_run(share)
-    text = payload.decode()
-    return [text[k : k + DIGEST_WIDTH] for k in range(0, len(text), DIGEST_WIDTH)]
