@@ -41,6 +41,9 @@ class HashCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
+        # A cache: losing the last write in a power cut costs a re-hash, so
+        # commits need not wait for the disk.
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(
             "CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, files BLOB)"
         )
