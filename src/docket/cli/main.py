@@ -6,9 +6,7 @@ non-zero exit code: 1 for docket's own errors, 2 for usage mistakes.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,26 +14,12 @@ import click
 
 import docket
 from docket.cli.login import login
+from docket.cli.reporting import reported
 from docket.cli.server import admin, server
 from docket.cli.ui import ui
-from docket.errors import DocketError
 from docket.sdk import session
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _reported(func: F) -> F:
-    """Turn docket's errors into one line on stderr and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (DocketError, OSError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group()
@@ -60,7 +44,7 @@ def artifact() -> None:
 )
 @click.option("--project", "-p", help="Project; defaults to DOCKET_PROJECT.")
 @click.option("--description", "-d", help="A description of this version.")
-@_reported
+@reported
 def put(
     source: str,
     name: str | None,
@@ -98,7 +82,7 @@ def put(
 @click.option(
     "--allow-missing-references", is_flag=True, help="Skip vanished references."
 )
-@_reported
+@reported
 def get(
     name: str, root: str | None, type_name: str | None, allow_missing_references: bool
 ) -> None:
@@ -114,7 +98,7 @@ def get(
 
 @artifact.command("ls")
 @click.argument("project", required=False)
-@_reported
+@reported
 def ls(project: str | None) -> None:
     """List the artifacts of PROJECT ([ENTITY/]PROJECT) with their versions."""
     api = docket.Api()
@@ -140,7 +124,7 @@ def ls(project: str | None) -> None:
 @click.option(
     "--root", "-r", type=click.Path(file_okay=False), help="Downloaded folder."
 )
-@_reported
+@reported
 def verify(name: str, root: str | None) -> None:
     """Check a downloaded copy of NAME and its references against the manifest."""
     art = docket.Api().artifact(name)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable
-from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from docket.errors import DocketError
+from docket.cli.logs import uvicorn_log_config
+from docket.cli.reporting import reported
 
 if TYPE_CHECKING:
     from docket.store.identity import IdentityStore
@@ -30,20 +29,6 @@ _DB_OPTION = click.option(
     help="Database URL: postgresql://user@host/db or sqlite:///path "
     "(env DOCKET_DATABASE_URL).",
 )
-
-
-def _reported(func: F) -> F:
-    """docket's errors as one line on stderr and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (DocketError, OSError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.command("server")
@@ -83,7 +68,7 @@ def _reported(func: F) -> F:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-@_reported
+@reported
 def server(
     host: str,
     port: int,
@@ -124,7 +109,7 @@ def server(
         "port": port,
         "reload": False,
         "access_log": False,
-        "log_config": _log_config(log_level),
+        "log_config": uvicorn_log_config(log_level),
         "server_header": False,
     }
     if workers == 1:
@@ -138,29 +123,6 @@ def server(
     uvicorn.run(
         "docket.server.app:app_from_env", factory=True, workers=workers, **options
     )
-
-
-def _log_config(level: str) -> dict[str, Any]:
-    """uvicorn's own loggers plus docket's, one line each on stderr."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
-        },
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "plain",
-                "stream": "ext://sys.stderr",
-            }
-        },
-        "loggers": {
-            "uvicorn": {"handlers": ["stderr"], "level": level.upper()},
-            "uvicorn.error": {"level": level.upper()},
-            "docket": {"handlers": ["stderr"], "level": level.upper()},
-        },
-    }
 
 
 @click.group("admin")
@@ -180,7 +142,7 @@ def _identity(database_url: str) -> IdentityStore:
 @click.argument("name")
 @click.option("--team", "teams", multiple=True, help="Team to join (repeatable).")
 @_DB_OPTION
-@_reported
+@reported
 def create_user(name: str, teams: tuple[str, ...], database_url: str) -> None:
     """Create user NAME (and entity NAME) and print its first API key."""
     key = _identity(database_url).create_user(name, teams=teams)
@@ -193,7 +155,7 @@ def create_user(name: str, teams: tuple[str, ...], database_url: str) -> None:
 @admin.command("create-key")
 @click.argument("user")
 @_DB_OPTION
-@_reported
+@reported
 def create_key(user: str, database_url: str) -> None:
     """Print a new API key for USER; its other keys keep working."""
     click.echo(_identity(database_url).create_key(user))
@@ -203,7 +165,7 @@ def create_key(user: str, database_url: str) -> None:
 @click.argument("user")
 @click.argument("team")
 @_DB_OPTION
-@_reported
+@reported
 def add_member(user: str, team: str, database_url: str) -> None:
     """Let USER read and write in TEAM (created if missing)."""
     _identity(database_url).add_member(user, team)
@@ -213,7 +175,7 @@ def add_member(user: str, team: str, database_url: str) -> None:
 @admin.command("revoke-key")
 @click.argument("key")
 @_DB_OPTION
-@_reported
+@reported
 def revoke_key(key: str, database_url: str) -> None:
     """Refuse KEY (the whole key, or its id from list-users) from now on."""
     _identity(database_url).revoke_key(key)
@@ -222,7 +184,7 @@ def revoke_key(key: str, database_url: str) -> None:
 
 @admin.command("list-users")
 @_DB_OPTION
-@_reported
+@reported
 def list_users(database_url: str) -> None:
     """Users with their entities and the ids of their active keys."""
     for user in _identity(database_url).list_users():

@@ -17,6 +17,7 @@ import sys
 
 import click
 
+from docket.cli.logs import uvicorn_log_config
 from docket.errors import DocketError
 
 
@@ -85,7 +86,7 @@ def ui(
         host=host,
         port=port,
         access_log=False,
-        log_config=_log_config(log_level),
+        log_config=uvicorn_log_config(log_level),
         server_header=False,
     )
 
@@ -97,25 +98,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _log_config(level: str) -> dict[str, object]:
-    """uvicorn's loggers and docket's, one line each on stderr."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
-        },
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "plain",
-                "stream": "ext://sys.stderr",
-            }
-        },
-        "loggers": {
-            "uvicorn": {"handlers": ["stderr"], "level": level.upper()},
-            "docket": {"handlers": ["stderr"], "level": level.upper()},
-        },
-    }
