@@ -172,8 +172,7 @@ class Artifact:
                 on_progress=bar,
                 on_total=None if bar is None else bar.set_total,
             )
-        for entry in entries:
-            self._add_entry(entry)
+        self._add_entries(entries)
         return entries
 
     def add_file(
@@ -412,15 +411,23 @@ class Artifact:
     def _add_entry(
         self, entry: ManifestEntry, overwrite: bool = False
     ) -> ManifestEntry:
-        manifest = self._current_manifest()
-        existing = manifest.entries.get(entry.path)
-        if existing is not None and existing.digest != entry.digest and not overwrite:
-            raise ValidationError(
-                f"{entry.path} is already in the artifact with other content; "
-                f"remove it first or pass overwrite=True"
-            )
-        manifest.entries[entry.path] = entry
+        self._add_entries([entry], overwrite=overwrite)
         return entry
+
+    def _add_entries(
+        self, entries: list[ManifestEntry], *, overwrite: bool = False
+    ) -> None:
+        """Add entries at once; nothing is added if one clashes with another file."""
+        current = self._current_manifest().entries
+        if not overwrite and current:
+            for entry in entries:
+                existing = current.get(entry.path)
+                if existing is not None and existing.digest != entry.digest:
+                    raise ValidationError(
+                        f"{entry.path} is already in the artifact with other "
+                        f"content; remove it first or pass overwrite=True"
+                    )
+        current.update((entry.path, entry) for entry in entries)
 
     def _stage(
         self, source: Path, entry_path: str, *, overwrite: bool
