@@ -358,10 +358,7 @@ def _stat_str(path: str) -> FileStat | None:
 
 
 def _stat(path: Path) -> FileStat | None:
-    try:
-        return FileStat.of(str(path))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+    return _stat_str(str(path))
 
 
 def _backend(uri: str) -> Backend:

@@ -43,6 +43,7 @@ from docket.storage.base import (
     Sink,
     check_limit,
     is_folder_marker,
+    is_secret_param,
     normalize_etag,
     relative_name,
 )
@@ -62,10 +63,6 @@ PART_SIZE = 8 << 20
 PART_WORKERS = 4
 RANGED_AT_ONCE = 2
 
-PRESIGNED_PARAMS = frozenset(
-    {"x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-amz-date"}
-    | {"x-amz-algorithm", "signature", "awsaccesskeyid"}
-)
 # S3 answers 405 to a GET or HEAD of a version that is a delete marker.
 MISSING_CODES = frozenset(
     {"404", "NoSuchKey", "NoSuchVersion", "NoSuchBucket", "405", "MethodNotAllowed"}
@@ -117,7 +114,7 @@ def parse_uri(uri: str) -> S3Location:
             f"and let boto3 find credentials (AWS_PROFILE, ~/.aws/credentials)"
         )
     query = parse_qs(parts.query, keep_blank_values=True)
-    if PRESIGNED_PARAMS & {name.lower() for name in query}:
+    if any(is_secret_param(name) for name in query):
         raise ValidationError(
             f"a presigned URL was given for {plain}; pass the plain {plain} "
             f"instead: docket signs its requests with your own credentials"
