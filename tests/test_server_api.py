@@ -825,3 +825,30 @@ def test_blobs_in_an_s3_bucket(
         assert not list((tmp_path / "spool").iterdir())
     finally:
         running.close()
+
+
+@pytest.mark.services
+def test_s3_blobs_missing_lists_shared_folders_instead_of_probing_each_key(
+    s3_server: Any, unique_service_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from docket.server.blobs_s3 import S3BlobStore
+
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(
+        Bucket=unique_service_name
+    )
+    blobs = S3BlobStore(f"s3://{unique_service_name}/blobs")
+    # Keys chosen in two folders (md5/aa/ and md5/bb/): three stored, three not.
+    stored = [f"md5:aa{n:030x}" for n in range(3)]
+    absent = [f"md5:aa{n:030x}" for n in range(3, 5)] + [f"md5:bb{0:030x}"]
+    for key in stored:
+        blobs.put_bytes(key, key.encode())
+
+    before = s3_server.request_count()
+    assert blobs.missing(stored + absent) == set(absent)
+    # md5/aa/ holds five asked keys: one listing page instead of five HEADs;
+    # md5/bb/ holds one: a single HEAD.
+    assert s3_server.request_count() - before == 2

@@ -59,11 +59,43 @@ class S3BlobStore:
         return True
 
     def missing(self, keys: Iterable[str]) -> set[str]:
-        """The keys not stored yet, checked with concurrent HEAD requests."""
-        unique = list(dict.fromkeys(keys))
+        """The keys not stored yet.
+
+        Keys share folders (``md5/ab/``): a folder holding several of the asked
+        keys is listed rather than probed key by key, as long as its listing
+        takes fewer requests than the HEADs it replaces; the rest get a HEAD.
+        """
+        by_folder: dict[str, list[str]] = {}
+        for key in dict.fromkeys(keys):
+            folder = self.object_key(key).rpartition("/")[0] + "/"
+            by_folder.setdefault(folder, []).append(key)
         with ThreadPoolExecutor(max_workers=_HEAD_THREADS) as pool:
-            present = list(pool.map(self.has, unique))
-        return {key for key, found in zip(unique, present, strict=True) if not found}
+            answers = pool.map(lambda item: self._missing_in(*item), by_folder.items())
+            return set().union(*answers)
+
+    def _missing_in(self, folder: str, keys: list[str]) -> set[str]:
+        listed = self._list_folder(folder, max_pages=len(keys) - 1)
+        if listed is None:
+            return {key for key in keys if not self.has(key)}
+        return {key for key in keys if self.object_key(key) not in listed}
+
+    def _list_folder(self, folder: str, *, max_pages: int) -> set[str] | None:
+        """Every object name in ``folder``, or ``None`` past ``max_pages`` pages."""
+        names: set[str] = set()
+        token: str | None = None
+        for _ in range(max_pages):
+            request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": folder}
+            if token:
+                request["ContinuationToken"] = token
+            try:
+                page = self._client.list_objects_v2(**request)
+            except Exception as exc:
+                raise self._storage_error("list", folder, exc) from exc
+            names.update(item["Key"] for item in page.get("Contents", ()))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated"):
+                return names
+        return None
 
     def put_file(
         self, key: str, source: Path, *, on_progress: ProgressCallback | None = None
